@@ -1,0 +1,173 @@
+"""MNIST cut into quadrants: the inputs x and outputs y of the completion task.
+
+Every image is split into four 14x14 quadrants. With 1, 2 or 3 *input* quadrants
+the remaining quadrants are the *output* to predict. Pixels that do not belong to
+a side are set to the sentinel -1, which no real pixel (in [0, 1]) can take, so
+``x == -1`` marks exactly the pixels the model has to fill in.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+
+from .settings import RunProfile, check_quadrants, data_root, get_profile
+
+MASK_VALUE = -1.0
+IMAGE_SIZE = 28
+NUM_TRAIN_IMAGES = 60_000
+NUM_VAL_IMAGES = 10_000
+SPLIT_SEED = 0  # the validation hold-out is the same for every run and every training seed
+MNIST_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+)
+
+
+class MNISTNotFoundError(FileNotFoundError):
+    """MNIST is neither on disk nor downloadable."""
+
+
+def input_mask(num_quadrants: int, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Boolean (size, size) mask, True on the input pixels (the layout of Pyro's tutorial).
+
+    1 quadrant: bottom-left; 2: the left half; 3: everything but the bottom-right.
+    """
+    check_quadrants(num_quadrants)
+    half = size // 2
+    mask = torch.zeros(size, size, dtype=torch.bool)
+    mask[half:, :half] = True
+    if num_quadrants >= 2:
+        mask[:, :half] = True
+    if num_quadrants == 3:
+        mask[:half, :] = True
+    return mask
+
+
+def _check_images(images) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dim() not in (2, 3):
+        raise ValueError(
+            f"images must have shape (N, 28, 28) or (28, 28), got {tuple(images.shape)}"
+        )
+    if not images.is_floating_point():
+        raise ValueError(
+            f"images must be floats in [0, 1], got dtype {images.dtype}; divide uint8 pixels by 255"
+        )
+    if torch.isnan(images).any():
+        raise ValueError("images contain NaN values")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            f"images must lie in [0, 1], got values in [{images.min().item():.3g}, "
+            f"{images.max().item():.3g}]"
+        )
+    return images
+
+
+def mask_quadrants(images: torch.Tensor, num_quadrants: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split images into ``(inputs, targets)``; pixels not on a side are set to -1.
+
+    ``images`` has shape (N, 28, 28) or (28, 28) with floats in [0, 1]; both outputs
+    have the same shape, and inputs and targets partition every image.
+    """
+    check_quadrants(num_quadrants)
+    images = _check_images(images)
+    is_input = input_mask(num_quadrants).to(images.device)
+    inputs = torch.where(is_input, images, torch.full_like(images, MASK_VALUE))
+    targets = torch.where(is_input, torch.full_like(images, MASK_VALUE), images)
+    return inputs, targets
+
+
+@dataclasses.dataclass
+class QuadrantSplit:
+    """One split of the task: masked inputs, targets, the full images and their labels."""
+
+    inputs: torch.Tensor  # (N, 28, 28), -1 outside the input quadrants
+    targets: torch.Tensor  # (N, 28, 28), -1 outside the output quadrants
+    images: torch.Tensor  # (N, 28, 28) originals in [0, 1]
+    labels: torch.Tensor  # (N,) digit classes
+
+    def __len__(self) -> int:
+        return self.inputs.shape[0]
+
+
+@dataclasses.dataclass
+class QuadrantData:
+    num_quadrants: int
+    train: QuadrantSplit
+    val: QuadrantSplit
+    test: QuadrantSplit
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _torchvision_mnist(root: str, train: bool):
+    from torchvision.datasets import MNIST
+
+    try:
+        return MNIST(root=root, train=train, download=False)
+    except RuntimeError:
+        pass  # not on disk: try a download below
+    try:
+        return MNIST(root=root, train=train, download=True)
+    except Exception as exc:  # offline, blocked, or an unwritable root
+        raise MNISTNotFoundError(
+            f"MNIST was not found under {os.path.join(root, 'MNIST', 'raw')} and could not be "
+            f"downloaded ({type(exc).__name__}). Put the four idx files ({', '.join(MNIST_FILES)}) "
+            f"in that folder, or point the library at an existing copy with "
+            f"CVAE_DATA_DIR=/path/to/data (the folder that contains MNIST/raw)."
+        ) from None
+
+
+def load_mnist(root: str | os.PathLike | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Official MNIST as float images in [0, 1]: ``{"train": (images, labels), "test": ...}``."""
+    root = str(data_root(root))
+    out = {}
+    for split, is_train in (("train", True), ("test", False)):
+        dataset = _torchvision_mnist(root, is_train)
+        # One vectorised conversion instead of a per-sample transform every epoch.
+        out[split] = (dataset.data.float().div_(255.0), dataset.targets.clone())
+    return out
+
+
+def train_val_indices(num_images: int = NUM_TRAIN_IMAGES, num_val: int = NUM_VAL_IMAGES):
+    """Fixed, seeded hold-out of the training images: ``(train_indices, val_indices)``."""
+    order = torch.randperm(num_images, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return order[num_val:], order[:num_val]
+
+
+def load_splits(
+    num_quadrants: int,
+    root: str | os.PathLike | None = None,
+    profile: str | RunProfile | None = None,
+    mnist: dict | None = None,
+) -> QuadrantData:
+    """Masked train / validation / test splits for ``num_quadrants`` input quadrants.
+
+    Validation is a fixed hold-out of 10,000 of the 60,000 training images; the
+    official test images are only ever used for the final evaluation. The profile
+    may take a subset (the first images of each split, so subsets are nested).
+    Pass ``mnist`` (from :func:`load_mnist`) to avoid reading the files again.
+    """
+    check_quadrants(num_quadrants)
+    profile = get_profile(profile)
+    mnist = mnist if mnist is not None else load_mnist(root)
+    train_images, train_labels = mnist["train"]
+    test_images, test_labels = mnist["test"]
+    train_idx, val_idx = train_val_indices(len(train_images))
+    train_idx = train_idx[: profile.train_size]
+    val_idx = val_idx[: profile.val_size]
+
+    def split(images, labels) -> QuadrantSplit:
+        inputs, targets = mask_quadrants(images, num_quadrants)
+        return QuadrantSplit(inputs, targets, images, labels)
+
+    return QuadrantData(
+        num_quadrants=num_quadrants,
+        train=split(train_images[train_idx], train_labels[train_idx]),
+        val=split(train_images[val_idx], train_labels[val_idx]),
+        test=split(test_images[: profile.test_size], test_labels[: profile.test_size]),
+    )

@@ -1,0 +1,210 @@
+"""The deterministic baseline and the CVAE of Sohn, Lee & Yan (2015), written in Pyro.
+
+Images travel as (N, 28, 28) tensors with -1 on the pixels that are not given;
+the networks flatten them to 784-vectors. Both models output *logits* for every
+pixel; only the output pixels (where the input is -1) enter a likelihood.
+
+On grey-scale targets: MNIST pixels are grey levels in [0, 1], not binary. Like
+Pyro's tutorial (and most of the literature on this task) we score them with the
+Bernoulli cross-entropy  y log p + (1 - y) log(1 - p),  so that our numbers stay
+comparable with the published ones. For non-binary y this is not a normalised
+log-probability, and a validating Bernoulli rightly refuses such values; we
+therefore build that one distribution with ``validate_args=False`` on purpose and
+keep validation on everywhere else.
+"""
+from __future__ import annotations
+
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import IMAGE_SIZE, MASK_VALUE
+
+NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+
+
+def flatten_images(images: torch.Tensor) -> torch.Tensor:
+    """(..., 28, 28) or (..., 784) -> (..., 784)."""
+    if images.shape[-2:] == (IMAGE_SIZE, IMAGE_SIZE):
+        return images.reshape(*images.shape[:-2], NUM_PIXELS)
+    if images.shape[-1] != NUM_PIXELS:
+        raise ValueError(
+            f"expected images of shape (..., 28, 28) or (..., 784), got {tuple(images.shape)}"
+        )
+    return images
+
+
+def output_mask(inputs: torch.Tensor) -> torch.Tensor:
+    """True on the pixels to predict: those missing from the input."""
+    return flatten_images(inputs) == MASK_VALUE
+
+
+def fill_missing(inputs: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """The input with its missing pixels taken from ``fill`` (a guess or the truth)."""
+    inputs, fill = flatten_images(inputs), flatten_images(fill)
+    return torch.where(inputs == MASK_VALUE, fill, inputs)
+
+
+def masked_bernoulli_log_likelihood(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Sum over the output pixels of  y log p + (1 - y) log(1 - p),  one value per image.
+
+    ``targets`` marks non-output pixels with -1; ``logits`` may carry extra leading
+    (sample) dimensions, which broadcast against ``targets``.
+    """
+    targets = flatten_images(targets)
+    is_output = targets != MASK_VALUE
+    per_pixel = -F.binary_cross_entropy_with_logits(
+        logits, targets.clamp(min=0.0).expand_as(logits), reduction="none"
+    )
+    return (per_pixel * is_output).sum(-1)
+
+
+class BaselineNet(nn.Module):
+    """784-500-500-784 MLP: one deterministic guess of the missing pixels (logits)."""
+
+    def __init__(self, hidden_1: int = 500, hidden_2: int = 500):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(NUM_PIXELS, hidden_1), nn.ReLU(),
+            nn.Linear(hidden_1, hidden_2), nn.ReLU(),
+            nn.Linear(hidden_2, NUM_PIXELS),
+        )
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits for all 784 pixels; the -1 sentinel is part of the input on purpose."""
+        return self.net(flatten_images(inputs))
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Pixel probabilities, shape (N, 784)."""
+        return torch.sigmoid(self(inputs))
+
+
+class GaussianNet(nn.Module):
+    """An MLP that maps a full 784-pixel image to the mean and scale of a diagonal Gaussian."""
+
+    def __init__(self, z_dim: int, hidden_1: int, hidden_2: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(NUM_PIXELS, hidden_1), nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU()
+        )
+        self.loc = nn.Linear(hidden_2, z_dim)
+        self.raw_scale = nn.Linear(hidden_2, z_dim)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.body(image)
+        # softplus keeps the scale positive without exp's overflow; the floor avoids log(0).
+        return self.loc(hidden), F.softplus(self.raw_scale(hidden)) + 1e-4
+
+
+class GenerationNet(nn.Module):
+    """p(y | x, z): logits for every pixel from the latent z and, optionally, the input x.
+
+    The first layer is split into a z part and an x part so that, when many z are
+    drawn for one x, the x part is computed once and broadcast (evaluation with
+    S = 1000 samples relies on this).
+    """
+
+    def __init__(self, z_dim: int, hidden_1: int, hidden_2: int, uses_input: bool):
+        super().__init__()
+        self.uses_input = uses_input
+        self.from_z = nn.Linear(z_dim, hidden_1)
+        self.from_x = nn.Linear(NUM_PIXELS, hidden_1, bias=False) if uses_input else None
+        self.rest = nn.Sequential(
+            nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU(), nn.Linear(hidden_2, NUM_PIXELS)
+        )
+
+    def forward(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        pre = self.from_z(z)
+        if self.from_x is not None:
+            pre = pre + self.from_x(flatten_images(inputs))
+        return self.rest(pre)
+
+
+class CVAE(nn.Module):
+    """Conditional VAE: recognition q(z|x,y), conditional prior p(z|x), generation p(y|x,z).
+
+    The prior network sees the input with its missing pixels filled by the frozen
+    baseline's guess ``y_hat``; the recognition network sees the true full image.
+    Sizes default to Pyro's tutorial (z 200, hidden 500/500). With
+    ``generation_uses_x=True`` the generation network also reads x, as in the paper's
+    p(y|x,z); Pyro's tutorial feeds it z alone (``False``).
+    """
+
+    def __init__(self, z_dim: int = 200, hidden_1: int = 500, hidden_2: int = 500,
+                 generation_uses_x: bool = True):
+        super().__init__()
+        self.z_dim = z_dim
+        self.prior_net = GaussianNet(z_dim, hidden_1, hidden_2)
+        self.recognition_net = GaussianNet(z_dim, hidden_1, hidden_2)
+        self.generation_net = GenerationNet(z_dim, hidden_1, hidden_2, generation_uses_x)
+
+    # -- distributions used by the model, the guide and the estimators ---------------
+    def prior(self, inputs: torch.Tensor, y_hat: torch.Tensor) -> dist.Distribution:
+        loc, scale = self.prior_net(fill_missing(inputs, y_hat))
+        return dist.Normal(loc, scale).to_event(1)
+
+    def posterior(self, inputs: torch.Tensor, targets: torch.Tensor) -> dist.Distribution:
+        loc, scale = self.recognition_net(fill_missing(inputs, targets))
+        return dist.Normal(loc, scale).to_event(1)
+
+    def likelihood(self, z: torch.Tensor, inputs: torch.Tensor) -> dist.Distribution:
+        """Bernoulli over all pixels, masked to the output pixels (see the module docstring)."""
+        logits = self.generation_net(z, inputs)
+        bernoulli = dist.Bernoulli(logits=logits, validate_args=False)  # grey-scale targets
+        return bernoulli.mask(output_mask(inputs)).to_event(1)
+
+    # -- Pyro ----------------------------------------------------------------------------
+    def model(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+              y_hat: torch.Tensor | None = None) -> torch.Tensor:
+        """p(z|x) p(y|x,z). ``y_hat`` is the baseline's guess for the missing pixels."""
+        pyro.module("prior_net", self.prior_net)
+        pyro.module("generation_net", self.generation_net)
+        with pyro.plate("data", inputs.shape[0]):
+            z = pyro.sample("z", self.prior(inputs, y_hat))
+            likelihood = self.likelihood(z, inputs)
+            if targets is None:
+                # Predicting: report probabilities; a 0/1 sample would discard the grey levels.
+                return pyro.deterministic("y", likelihood.base_dist.base_dist.probs)
+            observed = flatten_images(targets).clamp(min=0.0)  # -1 sentinels are masked anyway
+            return pyro.sample("y", likelihood, obs=observed)
+
+    def guide(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+              y_hat: torch.Tensor | None = None) -> torch.Tensor:
+        """q(z|x,y) when the target is known; the prior network when it is not."""
+        pyro.module("recognition_net", self.recognition_net)
+        with pyro.plate("data", inputs.shape[0]):
+            if targets is None:
+                pyro.module("prior_net", self.prior_net)
+                return pyro.sample("z", self.prior(inputs, y_hat))
+            return pyro.sample("z", self.posterior(inputs, targets))
+
+    # -- prediction ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_completions(self, inputs: torch.Tensor, y_hat: torch.Tensor, num_samples: int,
+                           generator: torch.Generator | None = None,
+                           noise: torch.Tensor | None = None) -> torch.Tensor:
+        """K completions per input from the prior path: probabilities, shape (N, K, 28, 28).
+
+        Pass ``noise`` of shape (K, N, z_dim) to reuse the same standard-normal draws
+        (the training loop does, so that per-epoch snapshots are comparable).
+        """
+        inputs = flatten_images(inputs)
+        loc, scale = self.prior_net(fill_missing(inputs, y_hat))
+        if noise is None:
+            noise = torch.randn((num_samples, *loc.shape), generator=generator)
+        probs = torch.sigmoid(self.generation_net(loc + scale * noise, inputs))
+        return probs.transpose(0, 1).reshape(inputs.shape[0], num_samples, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def predict_completions(cvae: CVAE, baseline: BaselineNet, inputs: torch.Tensor,
+                        num_samples: int = 10, seed: int | None = 0) -> torch.Tensor:
+    """K sampled CVAE completions per input (probabilities, (N, K, 28, 28)), for figures."""
+    if type(num_samples) is not int or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    cvae.eval()
+    baseline.eval()
+    return cvae.sample_completions(inputs, baseline.predict(inputs), num_samples, generator)

@@ -1,0 +1,240 @@
+"""The whole experiment for one or more settings and seeds: train or load, evaluate, write.
+
+``python -m cvae_lib reproduce`` calls :func:`reproduce`; the notebooks call the
+smaller pieces (:func:`train_setting`, :func:`evaluate_setting`, :func:`load_results`)
+so that both share one code path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from . import evaluate
+from .data import QuadrantData, load_mnist, load_splits
+from .settings import RunProfile, check_quadrants, get_profile
+from .train import (TrainedModel, baseline_guesses, default_checkpoint_path, train_or_load_baseline,
+                    train_or_load_cvae)
+from .util import atomic_write_json, atomic_write_text
+
+RESULTS_FORMAT = 1
+
+
+def estimator_keys(profile: RunProfile) -> list[str]:
+    """The table's rows for a profile, in display order."""
+    return (["baseline_nll", "cvae_neg_elbo"] + [f"cvae_mc_{s}" for s in profile.mc_samples]
+            + [f"cvae_is_{s}" for s in profile.is_samples])
+
+
+def estimator_label(key: str) -> str:
+    if key == "baseline_nll":
+        return "Baseline NN: NLL"
+    if key == "cvae_neg_elbo":
+        return "CVAE: negative ELBO (upper bound)"
+    kind, samples = key.rsplit("_", 1)
+    if kind == "cvae_mc":
+        return f"CVAE: Monte Carlo from the prior, S = {samples}"
+    if kind == "cvae_is":
+        return f"CVAE: importance sampling, S = {samples}"
+    raise KeyError(key)
+
+
+@dataclasses.dataclass
+class TrainedSetting:
+    data: QuadrantData
+    baseline: TrainedModel
+    cvae: TrainedModel
+    seed: int
+
+
+def train_setting(num_quadrants: int, *, profile=None, seed: int = 0, mnist=None, root=None,
+                  checkpoint_directory=None, progress: bool = True) -> TrainedSetting:
+    """Data, baseline and CVAE for one quadrant setting: each loaded if checkpointed, else trained."""
+    check_quadrants(num_quadrants)
+    profile = get_profile(profile)
+    data = load_splits(num_quadrants, root=root, profile=profile, mnist=mnist)
+    paths = {kind: default_checkpoint_path(kind, num_quadrants, profile, seed, checkpoint_directory)
+             for kind in ("baseline", "cvae")}
+    baseline = train_or_load_baseline(data, profile=profile, seed=seed,
+                                      checkpoint_path=paths["baseline"], progress=progress)
+    cvae = train_or_load_cvae(data, baseline, profile=profile, seed=seed,
+                              checkpoint_path=paths["cvae"], progress=progress)
+    return TrainedSetting(data, baseline, cvae, seed)
+
+
+def evaluate_setting(setting: TrainedSetting, profile=None) -> dict[str, float]:
+    """Every estimator on the test split, nats per image."""
+    profile = get_profile(profile)
+    test, seed = setting.data.test, setting.seed
+    cvae, baseline = setting.cvae.module, setting.baseline.module
+    y_hat = baseline_guesses(baseline, test)
+    numbers = {
+        "baseline_nll": evaluate.baseline_nll(baseline, test),
+        "cvae_neg_elbo": evaluate.cvae_neg_elbo(cvae, test, y_hat, profile.elbo_samples, seed),
+    }
+    for samples in profile.mc_samples:
+        numbers[f"cvae_mc_{samples}"] = evaluate.cvae_mc_nll(cvae, test, y_hat, samples, seed)
+    for samples in profile.is_samples:
+        numbers[f"cvae_is_{samples}"] = evaluate.cvae_is_nll(cvae, test, y_hat, samples, seed)
+    return numbers
+
+
+def _summary(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "per_seed": values}
+
+
+def library_versions() -> dict[str, str]:
+    import matplotlib
+    import pyro
+    import torchvision
+
+    from . import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "pyro": pyro.__version__,
+            "matplotlib": matplotlib.__version__, "cvae_lib": __version__}
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (GPU); {os.cpu_count()} CPU cores"
+    return f"{os.cpu_count()} CPU cores ({cpu}, {platform.system()}), no GPU used"
+
+
+def build_results(profile: RunProfile, seeds: list[int], quadrants: list[int], runs: list[dict],
+                  seconds_per_seed: list[float]) -> dict:
+    """The results document: settings, per-run numbers and the mean ± std table."""
+    table = {}
+    for q in quadrants:
+        rows = [run for run in runs if run["quadrants"] == q]
+        table[str(q)] = {key: _summary([run["numbers"][key] for run in rows])
+                         for key in estimator_keys(profile)}
+    return {
+        "format": RESULTS_FORMAT,
+        "profile": profile.name,
+        "profile_settings": profile.as_dict(),
+        "seeds": seeds,
+        "quadrants": quadrants,
+        "seconds_per_seed": statistics.fmean(seconds_per_seed),
+        "table": table,
+        "runs": runs,
+        "versions": library_versions(),
+        "machine": machine_description(),
+        "test_images": runs[0]["test_images"] if runs else None,
+    }
+
+
+def render_table_markdown(results: dict) -> str:
+    """The CLL table as Markdown: one row per estimator, one column per quadrant setting."""
+    quadrants = [str(q) for q in results["quadrants"]]
+    keys = list(results["table"][quadrants[0]].keys())
+    many = len(results["seeds"]) > 1
+    header = "| negative CLL (nats per image) | " + " | ".join(f"{q} quadrant{'s' if q != '1' else ''}"
+                                                          for q in quadrants) + " |"
+    lines = [header, "|---|" + "---:|" * len(quadrants)]
+    for key in keys:
+        cells = []
+        for q in quadrants:
+            entry = results["table"][q][key]
+            cells.append(f"{entry['mean']:.2f} ± {entry['std']:.2f}" if many else f"{entry['mean']:.2f}")
+        lines.append(f"| {estimator_label(key)} | " + " | ".join(cells) + " |")
+    seeds = ", ".join(map(str, results["seeds"]))
+    note = (f"\nProfile `{results['profile']}`, seed{'s' if many else ''} {seeds}"
+            f"{' (mean ± standard deviation over seeds)' if many else ''}; "
+            f"{results['test_images']} test images. Lower is better.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """Read a ``cll.json`` written by :func:`reproduce`, with a clear error if it is missing."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no results at {path}; run `python -m cvae_lib reproduce --out {path.parent}` first"
+        )
+    return json.loads(path.read_text())
+
+
+def write_figures(settings: dict[int, TrainedSetting], out: Path, num_images: int = 10,
+                  num_samples: int = 5) -> list[str]:
+    """Prediction grid per setting and the learning curves, as PNG files under ``out``."""
+    import matplotlib.pyplot as plt
+
+    from .models import predict_completions
+    from .plots import plot_loss_curves, plot_prediction_grid
+
+    written = []
+    for q, setting in settings.items():
+        test = setting.data.test
+        inputs, targets = test.inputs[:num_images], test.targets[:num_images]
+        samples = predict_completions(setting.cvae.module, setting.baseline.module, inputs,
+                                      num_samples, seed=setting.seed)
+        fig = plot_prediction_grid(inputs, targets, setting.baseline.module.predict(inputs), samples,
+                                   title=f"{q} input quadrant{'s' if q > 1 else ''}")
+        name = f"predictions_q{q}.png"
+        fig.savefig(out / name, dpi=110, facecolor="white")
+        plt.close(fig)
+        written.append(name)
+    histories = {}
+    for q, setting in settings.items():
+        histories[f"baseline, {q}q"] = setting.baseline.history
+        histories[f"CVAE, {q}q"] = setting.cvae.history
+    fig = plot_loss_curves(histories, title="Learning curves")
+    fig.savefig(out / "learning_curves.png", dpi=110, facecolor="white")
+    plt.close(fig)
+    written.append("learning_curves.png")
+    return written
+
+
+def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root=None,
+              checkpoint_directory=None, progress: bool = True, log=print) -> dict:
+    """Train or load every (setting, seed), evaluate, and write ``cll.json``, ``cll.md`` and figures."""
+    profile = get_profile(profile)
+    quadrants = [check_quadrants(q) for q in quadrants]
+    seeds = list(seeds)
+    for seed in seeds:
+        if type(seed) is not int or seed < 0:
+            raise ValueError(f"seeds must be non-negative ints, got {seed!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    mnist = load_mnist(root)
+    runs, seconds_per_seed, figure_settings = [], [], {}
+    for seed in seeds:
+        seed_start = time.perf_counter()
+        for q in quadrants:
+            start = time.perf_counter()
+            setting = train_setting(q, profile=profile, seed=seed, mnist=mnist,
+                                    checkpoint_directory=checkpoint_directory, progress=progress)
+            numbers = evaluate_setting(setting, profile)
+            seconds = time.perf_counter() - start
+            runs.append({
+                "seed": seed, "quadrants": q, "numbers": numbers,
+                "epochs_baseline": setting.baseline.epochs_run, "epochs_cvae": setting.cvae.epochs_run,
+                "best_epoch_baseline": setting.baseline.best_epoch,
+                "best_epoch_cvae": setting.cvae.best_epoch,
+                "train_seconds_baseline": setting.baseline.seconds,
+                "train_seconds_cvae": setting.cvae.seconds,
+                "loaded_from_checkpoint": setting.baseline.loaded and setting.cvae.loaded,
+                "seconds": seconds, "test_images": len(setting.data.test),
+                "data_sizes": setting.data.sizes(),
+            })
+            log(f"seed {seed}, {q} quadrant(s): " + ", ".join(f"{k} {v:.2f}" for k, v in numbers.items())
+                + f" ({seconds:.0f} s)")
+            if seed == seeds[0]:
+                figure_settings[q] = setting
+        seconds_per_seed.append(time.perf_counter() - seed_start)
+    results = build_results(profile, seeds, quadrants, runs, seconds_per_seed)
+    results["figures"] = write_figures(figure_settings, out)
+    atomic_write_json(results, out / "cll.json")
+    atomic_write_text(render_table_markdown(results), out / "cll.md")
+    return results
+
