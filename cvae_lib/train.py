@@ -209,6 +209,7 @@ class TrainedModel:
 def _train_or_load(config: dict, build: Callable[[], torch.nn.Module],
                    train: Callable[[torch.nn.Module], tuple[FitResult, dict]],
                    checkpoint_path) -> TrainedModel:
+    seed_everything(config["seed"])  # before build(): the initial weights are random too
     module = build()
     path = Path(checkpoint_path) if checkpoint_path is not None else None
     if path is not None and path.exists():
@@ -218,7 +219,6 @@ def _train_or_load(config: dict, build: Callable[[], torch.nn.Module],
         return TrainedModel(module, config, checkpoint["history"], checkpoint["epochs_run"],
                             checkpoint["best_epoch"], checkpoint["seconds"], path, True,
                             checkpoint.get("snapshots"), checkpoint.get("snapshot_inputs"))
-    seed_everything(config["seed"])
     result, extras = train(module)
     trained = TrainedModel(module, config, result.history, result.epochs_run, result.best_epoch,
                            result.seconds, path, False, **extras)

@@ -1,0 +1,33 @@
+# Every target sets itself up: `make test` or `make reproduce` on a fresh clone is enough.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= full
+SEEDS ?= 0
+OUT ?= results
+
+.PHONY: setup test unit-test reproduce benchmark clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+## test: the unit tests (fast profile)
+test: setup
+	$(PY) -m pytest tests
+
+## reproduce: the CLL table and figures (PROFILE=full|fast, SEEDS="0 1 2", OUT=results)
+reproduce: setup
+	$(PY) -m cvae_lib reproduce --profile $(PROFILE) --seeds $(SEEDS) --out $(OUT)
+
+## benchmark: seconds per epoch and for the IS evaluation
+benchmark: setup
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) _build checkpoints .pytest_cache

@@ -1,0 +1,72 @@
+"""Speed benchmark: seconds per training epoch and for the importance-sampled evaluation.
+
+Prints, for the `full` profile's data sizes (50,000 training images, 10,000 test images):
+  * baseline: seconds per epoch (training steps plus the validation pass);
+  * CVAE: seconds per epoch;
+  * IS(S=100): seconds for the importance-sampled CLL on the 10,000 test images.
+Targets on the project's 2-core CPU: baseline <= 6 s, CVAE <= 12 s, IS(S=100) <= 60 s.
+
+    python benchmarks/speed.py [--epochs 2] [--quadrants 2]
+
+Weights are random (training from scratch for a couple of epochs); speed does not
+depend on how well the models fit. Uses $CVAE_DATA_DIR like the library.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from cvae_lib import evaluate
+from cvae_lib.data import load_splits
+from cvae_lib.reproduce import library_versions, machine_description
+from cvae_lib.settings import get_profile
+from cvae_lib.train import baseline_guesses, train_or_load_baseline, train_or_load_cvae
+
+TARGETS = {"baseline_s_per_epoch": 6.0, "cvae_s_per_epoch": 12.0, "is100_s_10k": 60.0}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs to time per model (default 2)")
+    parser.add_argument("--quadrants", type=int, choices=(1, 2, 3), default=2)
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+
+    full = get_profile("full")
+    # full data and batch size, but a fixed number of epochs and no early stop
+    profile = dataclasses.replace(full, name="benchmark", max_epochs=args.epochs, patience=args.epochs)
+    data = load_splits(args.quadrants, profile=profile)
+    print(f"data: {data.sizes()}, batch size {profile.batch_size}, {torch.get_num_threads()} threads, "
+          f"{machine_description()}")
+
+    baseline = train_or_load_baseline(data, profile=profile, checkpoint_path=None, progress=False)
+    cvae = train_or_load_cvae(data, baseline, profile=profile, checkpoint_path=None, progress=False)
+    figures = {
+        "baseline_s_per_epoch": statistics.fmean(r["seconds"] for r in baseline.history),
+        "cvae_s_per_epoch": statistics.fmean(r["seconds"] for r in cvae.history),
+    }
+    y_hat = baseline_guesses(baseline.module, data.test)
+    start = time.perf_counter()
+    evaluate.cvae_is_nll(cvae.module, data.test, y_hat, num_samples=100)
+    figures["is100_s_10k"] = time.perf_counter() - start
+
+    failed = []
+    for key, value in figures.items():
+        ok = value <= TARGETS[key]
+        failed += [] if ok else [key]
+        print(f"{key:22s} {value:7.2f} s   (target <= {TARGETS[key]:.0f} s: {'met' if ok else 'MISSED'})")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"figures": figures, "targets": TARGETS, "machine": machine_description(),
+                       "versions": library_versions()}, handle, indent=2)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cvae_lib import reproduce
+from cvae_lib.__main__ import main
+from cvae_lib.settings import RunProfile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MNIST_TINY = RunProfile(name="tiny", train_size=512, val_size=256, test_size=128, max_epochs=2,
+                        patience=2, batch_size=128, mc_samples=(10,), is_samples=(10, 20),
+                        elbo_samples=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tiny")
+    results = reproduce.reproduce(profile=MNIST_TINY, quadrants=[1, 3], seeds=[0, 1], out=base / "out",
+                                  checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    return base, results
+
+
+def test_results_file_has_the_documented_shape(tiny_run):
+    base, results = tiny_run
+    stored = json.loads((base / "out" / "cll.json").read_text())
+    assert stored == json.loads(json.dumps(results))
+    assert stored["profile"] == "tiny" and stored["seeds"] == [0, 1]
+    assert set(stored["table"]) == {"1", "3"}
+    keys = ["baseline_nll", "cvae_neg_elbo", "cvae_mc_10", "cvae_is_10", "cvae_is_20"]
+    for column in stored["table"].values():
+        assert list(column) == keys
+        for entry in column.values():
+            assert len(entry["per_seed"]) == 2
+            assert entry["mean"] == pytest.approx(sum(entry["per_seed"]) / 2)
+            assert entry["std"] >= 0
+    assert len(stored["runs"]) == 4
+    run = stored["runs"][0]
+    for key in ("seed", "quadrants", "epochs_baseline", "epochs_cvae", "seconds", "numbers"):
+        assert key in run
+    assert {"torch", "pyro", "torchvision"} <= set(stored["versions"])
+    assert stored["seconds_per_seed"] > 0 and stored["machine"]
+    # fewer input quadrants leave more to predict, so the loss is larger
+    assert stored["table"]["1"]["baseline_nll"]["mean"] > stored["table"]["3"]["baseline_nll"]["mean"]
+
+
+def test_markdown_table_is_rendered_from_the_numbers(tiny_run):
+    base, results = tiny_run
+    table = (base / "out" / "cll.md").read_text()
+    assert table == reproduce.render_table_markdown(results)
+    entry = results["table"]["3"]["cvae_is_20"]
+    assert f"{entry['mean']:.2f} ± {entry['std']:.2f}" in table
+    assert "importance sampling, S = 20" in table and "| 1 quadrant | 3 quadrants |" in table
+    for name in results["figures"]:
+        assert (base / "out" / name).stat().st_size > 1000
+
+
+def test_the_same_command_gives_the_same_numbers_and_reuses_checkpoints(tiny_run, tmp_path):
+    base, first = tiny_run
+    fresh = reproduce.reproduce(profile=MNIST_TINY, quadrants=[1, 3], seeds=[0, 1], out=tmp_path / "a",
+                                checkpoint_directory=tmp_path / "ckpt", progress=False, log=lambda _: None)
+    assert fresh["table"] == first["table"]
+    assert not any(run["loaded_from_checkpoint"] for run in fresh["runs"])
+    loaded = reproduce.reproduce(profile=MNIST_TINY, quadrants=[3], seeds=[1], out=tmp_path / "b",
+                                 checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    assert all(run["loaded_from_checkpoint"] for run in loaded["runs"])
+    assert loaded["runs"][0]["numbers"] == first["runs"][3]["numbers"]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "cvae_lib", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+
+
+def test_help_documents_every_command_and_option():
+    top = _cli("--help")
+    assert top.returncode == 0 and "reproduce" in top.stdout
+    sub = _cli("reproduce", "--help")
+    for option in ("--profile", "--quadrants", "--seed", "--seeds", "--out", "--data-dir",
+                   "--checkpoint-dir", "--no-progress"):
+        assert option in sub.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--quadrants", "4"], "use 1, 2 or 3"),
+    (["reproduce", "--quadrants", "two"], "use 1, 2 or 3"),
+    (["reproduce", "--profile", "huge"], "invalid choice"),
+    (["reproduce", "--seed", "-3"], "non-negative"),
+    (["reproduce", "--seed", "1", "--seeds", "2"], "not allowed with"),
+    ([], "required"),
+    (["train"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_cli_reproduces_the_fast_profile_end_to_end(tmp_path):
+    done = _cli("reproduce", "--profile", "fast", "--quadrants", "3", "--seed", "0", "--out",
+                str(tmp_path / "res"), "--checkpoint-dir", str(tmp_path / "ckpt"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "res" / "cll.json").read_text())
+    assert results["profile"] == "fast" and results["test_images"] == 1000
+    column = results["table"]["3"]
+    assert column["cvae_is_100"]["mean"] < column["baseline_nll"]["mean"]
+    assert (tmp_path / "res" / "predictions_q3.png").exists()
+    assert (tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()

@@ -1,0 +1,124 @@
+import pytest
+import torch
+from torch import nn
+
+from cvae_lib import train, util
+from cvae_lib.train import CheckpointError, fit, train_or_load_baseline, train_or_load_cvae
+from tests.helpers import TINY, synthetic_data
+
+
+class ScriptedObjective:
+    """Validation losses follow a script, so early stopping can be checked exactly."""
+
+    def __init__(self, val_script):
+        self.module = nn.Linear(1, 1, bias=False)
+        self.val_script = list(val_script)
+        self.epoch = 0
+
+    def loss(self, x):
+        if torch.is_grad_enabled():  # training step
+            return ((self.module(x) - 3.0) ** 2).sum()
+        return torch.tensor(self.val_script[self.epoch - 1] * x.shape[0])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    objective = ScriptedObjective([5.0, 4.0, 6.0, 7.0, 8.0, 1.0])
+    weights = []
+
+    def on_epoch_end(epoch):
+        weights.append(objective.module.weight.item())
+        objective.epoch = epoch + 1
+
+    objective.epoch = 1
+    data = (torch.ones(32, 1),)
+    result = fit(objective, data, data, lr=0.1, max_epochs=6, patience=2, batch_size=8,
+                 progress=False, on_epoch_end=on_epoch_end)
+    assert result.epochs_run == 4  # best at 2, then two epochs without improvement
+    assert result.best_epoch == 2
+    assert [row["val_loss"] for row in result.history] == [5.0, 4.0, 6.0, 7.0]
+    assert objective.module.weight.item() == pytest.approx(weights[1])
+    assert weights[3] != weights[1]
+
+
+def test_training_lowers_the_loss_and_is_deterministic(tmp_path):
+    data = synthetic_data()
+    first = train_or_load_baseline(data, profile=TINY, seed=3, checkpoint_path=None, progress=False)
+    second = train_or_load_baseline(data, profile=TINY, seed=3, checkpoint_path=None, progress=False)
+    history = first.history
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert [r["val_loss"] for r in history] == [r["val_loss"] for r in second.history]
+    for key, value in first.module.state_dict().items():
+        assert torch.equal(value, second.module.state_dict()[key])
+
+
+def test_train_or_load_round_trip(tmp_path):
+    data = synthetic_data()
+    path = tmp_path / "ckpt" / "baseline.pt"
+    baseline = train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    assert not baseline.loaded and path.exists()
+    cvae_path = tmp_path / "ckpt" / "cvae.pt"
+    cvae = train_or_load_cvae(data, baseline, profile=TINY, checkpoint_path=cvae_path, progress=False,
+                              z_dim=4, hidden_1=32, hidden_2=32)
+    assert cvae.snapshots.shape == (cvae.epochs_run, train.SNAPSHOT_IMAGES, 28, 28)
+
+    again = train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    assert again.loaded and again.history == baseline.history
+    cvae_again = train_or_load_cvae(data, again, profile=TINY, checkpoint_path=cvae_path,
+                                    progress=False, z_dim=4, hidden_1=32, hidden_2=32)
+    assert cvae_again.loaded
+    assert torch.equal(cvae_again.snapshots, cvae.snapshots)
+    for key, value in cvae.module.state_dict().items():
+        assert torch.equal(value, cvae_again.module.state_dict()[key])
+    assert list(tmp_path.glob("ckpt/*.tmp")) == []
+
+
+def test_a_checkpoint_with_other_settings_is_refused(tmp_path):
+    data = synthetic_data()
+    path = tmp_path / "baseline.pt"
+    train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    with pytest.raises(CheckpointError, match="hidden_1|model"):
+        train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False, hidden_1=64)
+    with pytest.raises(CheckpointError, match="num_quadrants"):
+        train_or_load_baseline(synthetic_data(num_quadrants=3), profile=TINY, checkpoint_path=path,
+                               progress=False)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04garbage"])
+def test_a_corrupt_checkpoint_gives_a_clear_error(tmp_path, content):
+    path = tmp_path / "baseline.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="corrupt.*delete it"):
+        train_or_load_baseline(synthetic_data(), profile=TINY, checkpoint_path=path, progress=False)
+
+
+def test_a_foreign_file_is_not_taken_for_a_checkpoint(tmp_path):
+    path = tmp_path / "baseline.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(CheckpointError, match="not a cvae_lib checkpoint"):
+        train_or_load_baseline(synthetic_data(), profile=TINY, checkpoint_path=path, progress=False)
+
+
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "results.pt"
+    util.atomic_torch_save({"version": 1}, path)
+
+    def broken_save(obj, handle):
+        handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(util.torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        util.atomic_torch_save({"version": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"version": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.pt"]
+
+
+def test_bad_seed_is_rejected():
+    with pytest.raises(ValueError, match="seed"):
+        train_or_load_baseline(synthetic_data(), profile=TINY, seed=-1, checkpoint_path=None)
+
+
+def test_unknown_elbo_is_rejected():
+    with pytest.raises(ValueError, match="meanfield"):
+        train.CVAEObjective(nn.Linear(1, 1), elbo="iwae")
