@@ -31,3 +31,11 @@ benchmark: setup
 
 clean:
 	rm -rf $(VENV) _build checkpoints .pytest_cache
+
+## book-execute: run every notebook and store its outputs (PROFILE=full|fast)
+book-execute: setup
+	$(PY) -m cvae_lib execute-book --profile $(PROFILE)
+
+## book: build the static site into _build/html from the stored outputs
+book: setup
+	$(VENV)/bin/jupyter-book build . -W --keep-going

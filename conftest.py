@@ -9,9 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 os.environ.setdefault("CVAE_PROFILE", "fast")
-os.environ.setdefault("MPLBACKEND", "Agg")
 _shared_data = ROOT.parent / "shared" / "data"
 if not os.environ.get("CVAE_DATA_DIR") and (_shared_data / "MNIST" / "raw").is_dir():
     os.environ["CVAE_DATA_DIR"] = str(_shared_data)
 
 collect_ignore_glob = ["_build/*", "**/.ipynb_checkpoints/*", ".venv/*"]
+
+
+def pytest_configure(config):
+    """`pytest --nbval book/` needs no further flags: run the notebooks in this environment's
+    kernel and sanitize progress bars, memory addresses and library paths."""
+    if hasattr(config.option, "nbval_current_env"):
+        config.option.nbval_current_env = True
+        if not config.option.nbval_sanitize_with:
+            config.option.nbval_sanitize_with = str(ROOT / "book" / "sanitize.cfg")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .settings import ALLOWED_QUADRANTS, PROFILES
@@ -50,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                      help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
     rep.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    book = commands.add_parser(
+        "execute-book", help="run the book's notebooks in place and store their outputs",
+        description="Execute every notebook of book/ in place (the chapters, then the introduction, "
+                    "which reports their timings) under the chosen profile, and record each "
+                    "chapter's wall time in book/timings.json.")
+    book.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                      help="run size for the notebooks; default: $CVAE_PROFILE, else full")
+    book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                      help="only these notebooks (default: all of book/)")
     return parser
 
 
@@ -71,6 +82,14 @@ def main(argv=None) -> int:
             return 1
         print(f"wrote {args.out}/cll.json, {args.out}/cll.md and {len(results['figures'])} figures "
               f"({results['seconds_per_seed']:.0f} s per seed)")
+    elif args.command == "execute-book":
+        from .book import execute_notebooks
+
+        missing = [path for path in args.notebooks if not path.endswith(".ipynb") or not os.path.isfile(path)]
+        if missing:
+            print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
+            return 2
+        execute_notebooks(args.profile, args.notebooks or None)
     return 0
 
 

@@ -171,3 +171,32 @@ def load_splits(
         val=split(train_images[val_idx], train_labels[val_idx]),
         test=split(test_images[: profile.test_size], test_labels[: profile.test_size]),
     )
+
+
+def closest_inputs_across_labels(split: QuadrantSplit, label_a: int, label_b: int, count: int = 4,
+                                 pool: int = 2000) -> list[tuple[int, int]]:
+    """Pairs (i, j) of images labelled ``label_a`` and ``label_b`` whose *inputs* are nearest.
+
+    These are the one-to-many cases: nearly the same x, different digits, so no single
+    prediction of y can be right for both. Searches the first ``pool`` images of the split.
+    """
+    labels = split.labels[:pool]
+    index_a = (labels == label_a).nonzero().flatten()
+    index_b = (labels == label_b).nonzero().flatten()
+    if len(index_a) == 0 or len(index_b) == 0:
+        raise ValueError(f"no images labelled {label_a} or {label_b} among the first {pool}")
+    given = split.inputs[0] != MASK_VALUE
+    xa = split.inputs[index_a][:, given]
+    xb = split.inputs[index_b][:, given]
+    distance = torch.cdist(xa, xb)
+    pairs, used_a, used_b = [], set(), set()
+    for flat in distance.flatten().argsort().tolist():
+        i, j = divmod(flat, distance.shape[1])
+        if i in used_a or j in used_b:
+            continue
+        pairs.append((index_a[i].item(), index_b[j].item()))
+        used_a.add(i)
+        used_b.add(j)
+        if len(pairs) == count:
+            break
+    return pairs

@@ -63,28 +63,77 @@ def plot_quadrant_examples(images: torch.Tensor, quadrants=(1, 2, 3)):
     return fig
 
 
-def plot_prediction_grid(inputs, targets, baseline_probs, cvae_samples, title: str | None = None):
-    """Rows: input, truth, baseline, then K CVAE samples; one column per image.
+def plot_prediction_grid(inputs, targets, baseline_probs, cvae_samples=None, title: str | None = None,
+                         images_as_rows: bool = False):
+    """Input, truth, baseline, then K CVAE samples for each image.
 
+    By default these are rows and each image is a column (the book's figures); with
+    ``images_as_rows=True`` each image is a row (the explorer, which shows one image).
     ``inputs``/``targets``: (N, 28, 28) with -1 sentinels; ``baseline_probs``: (N, 784)
     or (N, 28, 28); ``cvae_samples``: (N, K, 28, 28). The given quadrants are drawn over
     every prediction, as in Pyro's tutorial, so each cell shows a complete digit.
     """
     inputs, targets = torch.as_tensor(inputs), torch.as_tensor(targets)
+    if cvae_samples is None:  # the baseline alone
+        cvae_samples = torch.empty(inputs.shape[0], 0, IMAGE_SIZE, IMAGE_SIZE)
     n, k = cvae_samples.shape[:2]
-    fig, axes = _new_figure(3 + k, n)
-    for col in range(n):
-        truth = torch.where(targets[col] != MASK_VALUE, targets[col], inputs[col])
-        _show(axes[0, col], inputs[col])
-        _show(axes[1, col], truth)
-        _show(axes[2, col], baseline_probs[col], given=inputs[col])
+    labels = ["input", "truth", "baseline"] + [f"CVAE {s + 1}" for s in range(k)]
+    fig, axes = _new_figure(n, 3 + k) if images_as_rows else _new_figure(3 + k, n)
+    cell = (lambda image, kind: axes[image, kind]) if images_as_rows else (lambda image, kind: axes[kind, image])
+    for i in range(n):
+        truth = torch.where(targets[i] != MASK_VALUE, targets[i], inputs[i])
+        _show(cell(i, 0), inputs[i])
+        _show(cell(i, 1), truth)
+        _show(cell(i, 2), baseline_probs[i], given=inputs[i])
         for s in range(k):
-            _show(axes[3 + s, col], cvae_samples[col, s], given=inputs[col])
-    for row, text in enumerate(["input", "truth", "baseline"] + [f"CVAE {s + 1}" for s in range(k)]):
-        _row_label(axes[row, 0], text)
+            _show(cell(i, 3 + s), cvae_samples[i, s], given=inputs[i])
+    for kind, text in enumerate(labels):
+        if images_as_rows:
+            axes[0, kind].set_title(text, fontsize=8)
+        else:
+            _row_label(axes[kind, 0], text)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97 if title else 1))
+    return fig
+
+
+def plot_graphical_model():
+    """The CVAE's three networks as a graphical model: generation (solid), recognition (dashed)."""
+    from matplotlib.patches import Circle, FancyArrowPatch
+
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    fig.patch.set_facecolor("white")
+    ax.set_facecolor("white")
+    nodes = {"x": (0.8, 1.0), "ŷ": (2.4, 1.9), "z": (4.0, 1.9), "y": (4.0, 0.1)}
+    shaded = {"x"}
+    for name, (px, py) in nodes.items():
+        ax.add_patch(Circle((px, py), 0.32, facecolor="#d9d9d9" if name in shaded else "white",
+                            edgecolor="black", lw=1.2, zorder=2))
+        ax.text(px, py, name, ha="center", va="center", fontsize=14, zorder=3)
+
+    def arrow(a, b, style="-", colour="black", bend=0.0, label=None, offset=(0, 0)):
+        (ax0, ay0), (bx0, by0) = nodes[a], nodes[b]
+        patch = FancyArrowPatch((ax0, ay0), (bx0, by0), arrowstyle="-|>", mutation_scale=14,
+                                shrinkA=17, shrinkB=17, linestyle=style, color=colour, lw=1.2,
+                                connectionstyle=f"arc3,rad={bend}", zorder=1)
+        ax.add_patch(patch)
+        if label:
+            ax.text((ax0 + bx0) / 2 + offset[0], (ay0 + by0) / 2 + offset[1], label, fontsize=8,
+                    ha="center", color=colour)
+
+    arrow("x", "ŷ", label="baseline", offset=(-0.45, 0.05))
+    arrow("ŷ", "z", label="prior p(z|x, ŷ)", offset=(0, 0.25))
+    arrow("x", "z", bend=0.35)
+    arrow("z", "y", label="generation p(y|x,z)", offset=(0.95, 0.25))
+    arrow("x", "y")
+    arrow("y", "z", style="--", colour="#1f77b4", bend=-0.45, label="recognition q(z|x,y)",
+          offset=(0.95, -0.45))
+    ax.set_xlim(0.2, 6.2)
+    ax.set_ylim(-0.4, 2.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.tight_layout()
     return fig
 
 
@@ -114,7 +163,7 @@ def plot_loss_curves(histories: dict, title: str | None = None):
     return fig
 
 
-def _frame_epochs(num_epochs: int, max_frames: int):
+def select_epochs(num_epochs: int, max_frames: int):
     if num_epochs <= max_frames:
         return list(range(num_epochs))
     return sorted(set(np.linspace(0, num_epochs - 1, max_frames).round().astype(int).tolist()))
@@ -126,7 +175,7 @@ def plot_training_snapshots(snapshots, inputs, max_columns: int = 8):
     ``snapshots``: (epochs, N, 28, 28) predictions saved by the training loop with fixed noise.
     """
     snapshots, inputs = torch.as_tensor(snapshots), torch.as_tensor(inputs)
-    epochs = _frame_epochs(snapshots.shape[0], max_columns)
+    epochs = select_epochs(snapshots.shape[0], max_columns)
     fig, axes = _new_figure(inputs.shape[0], len(epochs) + 1)
     for row in range(inputs.shape[0]):
         _show(axes[row, 0], inputs[row])
@@ -182,4 +231,19 @@ def plot_estimates_vs_samples(sample_counts, is_estimates, neg_elbo: float, mc_e
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_ambiguous_pairs(split, pairs, labels=("3", "5")):
+    """For each pair of nearly identical inputs: both inputs and both true digits."""
+    fig, axes = _new_figure(4, len(pairs))
+    for col, (i, j) in enumerate(pairs):
+        _show(axes[0, col], split.inputs[i])
+        _show(axes[1, col], split.images[i])
+        _show(axes[2, col], split.inputs[j])
+        _show(axes[3, col], split.images[j])
+    for row, text in enumerate([f"input ({labels[0]})", f"truth ({labels[0]})",
+                                f"input ({labels[1]})", f"truth ({labels[1]})"]):
+        _row_label(axes[row, 0], text)
+    fig.tight_layout(pad=0.3)
     return fig

@@ -82,18 +82,40 @@ def check_quadrants(num_quadrants) -> int:
     return num_quadrants
 
 
+def project_root(start: str | os.PathLike | None = None) -> Path:
+    """The repository root (the folder with ``_config.yml`` and ``cvae_lib/``) above ``start``.
+
+    Notebooks run inside ``book/`` and the command line at the root; resolving relative
+    defaults against the root lets both share one ``checkpoints/`` and one ``results/``.
+    Outside a checkout (say, in Colab with the library pip-installed) it is the working folder.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "cvae_lib").is_dir():
+            return folder
+    return here
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The MNIST root: the argument, else ``$CVAE_DATA_DIR``, else ``./data``."""
+    """The MNIST root: the argument, else ``$CVAE_DATA_DIR``, else ``<project>/data``."""
     if root is not None:
         return Path(root)
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
+    return Path(os.environ.get(DATA_DIR_ENV) or project_root() / "data")
 
 
 def checkpoint_dir(directory: str | os.PathLike | None = None) -> Path:
-    """Where checkpoints go: the argument, else ``$CVAE_CHECKPOINT_DIR``, else ``./checkpoints``."""
+    """Checkpoints: the argument, else ``$CVAE_CHECKPOINT_DIR``, else ``<project>/checkpoints``."""
     if directory is not None:
         return Path(directory)
-    return Path(os.environ.get(CHECKPOINT_DIR_ENV) or "checkpoints")
+    return Path(os.environ.get(CHECKPOINT_DIR_ENV) or project_root() / "checkpoints")
+
+
+def results_dir(profile: str | RunProfile | None = None) -> Path:
+    """Where the book reads and writes results: ``<project>/results`` for the published
+    ``full`` profile, ``<project>/results/<profile>`` (not committed) for smoke runs."""
+    profile = get_profile(profile)
+    root = project_root() / "results"
+    return root if profile.name == "full" else root / profile.name
 
 
 def seed_everything(seed: int) -> None:

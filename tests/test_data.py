@@ -65,7 +65,9 @@ def test_data_root_resolution(monkeypatch, tmp_path):
     assert settings.data_root("explicit") == settings.Path("explicit")
     assert settings.data_root() == tmp_path
     monkeypatch.delenv("CVAE_DATA_DIR")
-    assert settings.data_root() == settings.Path("data")
+    assert settings.data_root() == settings.project_root() / "data"
+    monkeypatch.chdir(tmp_path)  # outside a checkout: relative to the working folder
+    assert settings.data_root() == tmp_path.resolve() / "data"
 
 
 def test_missing_mnist_gives_a_clear_error(monkeypatch, tmp_path):
