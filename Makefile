@@ -6,7 +6,7 @@ PROFILE ?= full
 SEEDS ?= 0
 OUT ?= results
 
-.PHONY: setup test unit-test reproduce benchmark clean
+.PHONY: setup test reproduce benchmark book book-execute clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
-## test: the unit tests (fast profile)
+## test: the unit tests, then every notebook re-executed and compared by nbval (fast profile)
 test: setup
 	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval book/
 
 ## reproduce: the CLL table and figures (PROFILE=full|fast, SEEDS="0 1 2", OUT=results)
 reproduce: setup

@@ -116,11 +116,18 @@ class GenerationNet(nn.Module):
             nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU(), nn.Linear(hidden_2, NUM_PIXELS)
         )
 
-    def forward(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, inputs: torch.Tensor,
+                pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of all 784 pixels, or only of the pixel indices ``pixels`` (evaluation uses
+        this: the last layer then computes just the output pixels)."""
         pre = self.from_z(z)
         if self.from_x is not None:
             pre = pre + self.from_x(flatten_images(inputs))
-        return self.rest(pre)
+        if pixels is None:
+            return self.rest(pre)
+        hidden = self.rest[:-1](pre)
+        last = self.rest[-1]
+        return F.linear(hidden, last.weight[pixels], last.bias[pixels])
 
 
 class CVAE(nn.Module):

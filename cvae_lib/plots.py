@@ -213,23 +213,28 @@ def animate_training(snapshots, inputs, interval_ms: int = 400):
     return animation
 
 
-def plot_estimates_vs_samples(sample_counts, is_estimates, neg_elbo: float, mc_estimates=None,
-                              title: str | None = None):
-    """The importance-sampled estimate against S, with the negative ELBO as a line above it."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+def plot_estimates_vs_samples(curves: dict):
+    """CVAE negative-CLL estimates against the number of samples S, one panel per setting.
+
+    ``curves`` maps a panel title to ``{"S": [...], "is": [...], "mc": [...], "neg_elbo": float}``
+    (as stored in ``cll.json``). The negative ELBO is drawn as a line: importance sampling
+    starts there at S = 1 and falls below it as S grows.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves) + 0.6, 3.4), squeeze=False)
     fig.patch.set_facecolor("white")
-    ax.set_facecolor("white")
-    ax.plot(sample_counts, is_estimates, "o-", label="importance sampling (proposal q)")
-    if mc_estimates is not None:
-        ax.plot(sample_counts, mc_estimates, "s--", label="Monte Carlo from the prior")
-    ax.axhline(neg_elbo, color="k", lw=1, ls=":", label="negative ELBO")
-    ax.set_xscale("log")
-    ax.set_xlabel("samples S per image")
-    ax.set_ylabel("negative CLL estimate (nats per image)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
+    for ax, (title, curve) in zip(axes[0], curves.items()):
+        ax.set_facecolor("white")
+        ax.plot(curve["S"], curve["is"], "o-", ms=3, label="importance sampling (q)")
+        mc = [(s, v) for s, v in zip(curve["S"], curve.get("mc") or []) if v is not None]
+        if mc:
+            ax.plot(*zip(*mc), "s--", ms=3, label="Monte Carlo (prior)")
+        ax.axhline(curve["neg_elbo"], color="k", lw=1, ls=":", label="negative ELBO")
+        ax.set_xscale("log")
+        ax.set_xlabel("samples S per image")
         ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("nats per image")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

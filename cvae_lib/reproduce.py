@@ -68,8 +68,16 @@ def train_setting(num_quadrants: int, *, profile=None, seed: int = 0, mnist=None
     return TrainedSetting(data, baseline, cvae, seed)
 
 
-def evaluate_setting(setting: TrainedSetting, profile=None) -> dict[str, float]:
-    """Every estimator on the test split, nats per image."""
+CURVE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def evaluate_setting(setting: TrainedSetting, profile=None) -> dict:
+    """Every estimator on the test split, nats per image, and the estimates against S.
+
+    Importance sampling draws the largest S once; each smaller S uses a prefix of the same
+    draws (so the S = 100 and S = 1000 numbers, and the curve, come from one pass).
+    Returns ``{"numbers": {...}, "curves": {"S": [...], "is": [...], "mc": [...]}}``.
+    """
     profile = get_profile(profile)
     test, seed = setting.data.test, setting.seed
     cvae, baseline = setting.cvae.module, setting.baseline.module
@@ -78,11 +86,18 @@ def evaluate_setting(setting: TrainedSetting, profile=None) -> dict[str, float]:
         "baseline_nll": evaluate.baseline_nll(baseline, test),
         "cvae_neg_elbo": evaluate.cvae_neg_elbo(cvae, test, y_hat, profile.elbo_samples, seed),
     }
-    for samples in profile.mc_samples:
-        numbers[f"cvae_mc_{samples}"] = evaluate.cvae_mc_nll(cvae, test, y_hat, samples, seed)
-    for samples in profile.is_samples:
-        numbers[f"cvae_is_{samples}"] = evaluate.cvae_is_nll(cvae, test, y_hat, samples, seed)
-    return numbers
+    weights = {
+        kind: evaluate.cvae_log_weights(cvae, test.inputs, test.targets, y_hat, max(counts), proposal, seed)
+        for kind, counts, proposal in (("mc", profile.mc_samples, "prior"), ("is", profile.is_samples, "posterior"))
+    }
+    for kind, counts in (("mc", profile.mc_samples), ("is", profile.is_samples)):
+        for samples in counts:
+            numbers[f"cvae_{kind}_{samples}"] = evaluate.nll_from_log_weights(weights[kind][:samples]).mean().item()
+    curves = {"S": [s for s in CURVE_SAMPLES if s <= weights["is"].shape[0]]}
+    for kind in ("is", "mc"):
+        curves[kind] = [evaluate.nll_from_log_weights(weights[kind][:s]).mean().item()
+                        if s <= weights[kind].shape[0] else None for s in curves["S"]]
+    return {"numbers": numbers, "curves": curves}
 
 
 def _summary(values: list[float]) -> dict:
@@ -164,13 +179,13 @@ def load_results(path: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
-def write_figures(settings: dict[int, TrainedSetting], out: Path, num_images: int = 10,
+def write_figures(settings: dict[int, TrainedSetting], runs: list[dict], out: Path, num_images: int = 10,
                   num_samples: int = 5) -> list[str]:
-    """Prediction grid per setting and the learning curves, as PNG files under ``out``."""
+    """Prediction grid per setting, the learning curves and the estimates against S (PNG files)."""
     import matplotlib.pyplot as plt
 
     from .models import predict_completions
-    from .plots import plot_loss_curves, plot_prediction_grid
+    from .plots import plot_estimates_vs_samples, plot_loss_curves, plot_prediction_grid
 
     written = []
     for q, setting in settings.items():
@@ -192,6 +207,15 @@ def write_figures(settings: dict[int, TrainedSetting], out: Path, num_images: in
     fig.savefig(out / "learning_curves.png", dpi=110, facecolor="white")
     plt.close(fig)
     written.append("learning_curves.png")
+    curves = {}
+    for q, setting in settings.items():
+        run = next(r for r in runs if r["quadrants"] == q and r["seed"] == setting.seed)
+        curves[f"{q} input quadrant{'s' if q > 1 else ''}"] = {
+            **run["curves"], "neg_elbo": run["numbers"]["cvae_neg_elbo"]}
+    fig = plot_estimates_vs_samples(curves)
+    fig.savefig(out / "estimates_vs_samples.png", dpi=110, facecolor="white")
+    plt.close(fig)
+    written.append("estimates_vs_samples.png")
     return written
 
 
@@ -214,10 +238,11 @@ def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root
             start = time.perf_counter()
             setting = train_setting(q, profile=profile, seed=seed, mnist=mnist,
                                     checkpoint_directory=checkpoint_directory, progress=progress)
-            numbers = evaluate_setting(setting, profile)
+            evaluation = evaluate_setting(setting, profile)
+            numbers = evaluation["numbers"]
             seconds = time.perf_counter() - start
             runs.append({
-                "seed": seed, "quadrants": q, "numbers": numbers,
+                "seed": seed, "quadrants": q, "numbers": numbers, "curves": evaluation["curves"],
                 "epochs_baseline": setting.baseline.epochs_run, "epochs_cvae": setting.cvae.epochs_run,
                 "best_epoch_baseline": setting.baseline.best_epoch,
                 "best_epoch_cvae": setting.cvae.best_epoch,
@@ -233,7 +258,7 @@ def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root
                 figure_settings[q] = setting
         seconds_per_seed.append(time.perf_counter() - seed_start)
     results = build_results(profile, seeds, quadrants, runs, seconds_per_seed)
-    results["figures"] = write_figures(figure_settings, out)
+    results["figures"] = write_figures(figure_settings, runs, out)
     atomic_write_json(results, out / "cll.json")
     atomic_write_text(render_table_markdown(results), out / "cll.md")
     return results

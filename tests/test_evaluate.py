@@ -109,3 +109,30 @@ def test_a_thousand_samples_run_in_chunks():
     test = data.test
     values = evaluate.cvae_nll_per_image(cvae, test.inputs, test.targets, torch.rand(600, 784), 1000)
     assert values.shape == (600,) and torch.isfinite(values).all()
+
+
+@pytest.mark.parametrize("q", [1, 2, 3])
+def test_output_pixel_shortcut_equals_the_masked_likelihood(q):
+    from cvae_lib.models import flatten_images, masked_bernoulli_log_likelihood
+
+    torch.manual_seed(q)
+    data = synthetic_data(num_quadrants=q, sizes=(4, 4, 6))
+    cvae = CVAE(z_dim=5, hidden_1=16, hidden_2=16)
+    x, y = data.test.inputs, data.test.targets
+    z = torch.randn(3, 6, 5)
+    full = masked_bernoulli_log_likelihood(cvae.generation_net(z, flatten_images(x)), y)
+    assert torch.allclose(evaluate._log_likelihood_fn(cvae, x, y)(z), full, atol=1e-4)
+    # a batch mixing two settings takes the general path and still agrees
+    other = synthetic_data(num_quadrants=1 + q % 3, sizes=(4, 4, 6)).test
+    mixed_x, mixed_y = torch.cat([x[:3], other.inputs[:3]]), torch.cat([y[:3], other.targets[:3]])
+    expected = masked_bernoulli_log_likelihood(cvae.generation_net(z, flatten_images(mixed_x)), mixed_y)
+    assert torch.allclose(evaluate._log_likelihood_fn(cvae, mixed_x, mixed_y)(z), expected, atol=1e-4)
+
+
+def test_estimates_for_fewer_samples_come_from_a_prefix_of_the_weights(one_dim_model):
+    cvae, x, y, y_hat = one_dim_model
+    log_w = evaluate.cvae_log_weights(cvae, x, y, y_hat, 200, "posterior", seed=2)
+    assert log_w.shape == (200, x.shape[0])
+    assert torch.allclose(evaluate.nll_from_log_weights(log_w[:1]), -log_w[0])
+    by_hand = -(torch.logsumexp(log_w[:50], 0) - torch.log(torch.tensor(50.0)))
+    assert torch.allclose(evaluate.nll_from_log_weights(log_w[:50]), by_hand)

@@ -1,0 +1,66 @@
+"""The static site: it builds with -W, every chapter has its page, every image a page shows exists."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = [entry["file"] for entry in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
+ROOT_PAGE = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+NOTEBOOK_PAGES = [page for page in [ROOT_PAGE, *CHAPTERS] if (ROOT / f"{page}.ipynb").exists()]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run([str(jupyter_book), "build", str(ROOT), "-W", "--path-output", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    return out / "_build" / "html"
+
+
+def test_the_toc_lists_the_five_chapters_and_the_references():
+    assert len(NOTEBOOK_PAGES) == 6  # introduction + five chapters
+    assert CHAPTERS[-1] == "book/references"
+
+
+@pytest.mark.parametrize("page", [ROOT_PAGE, *CHAPTERS])
+def test_every_page_exists_and_its_images_too(site, page):
+    html_path = site / f"{page}.html"
+    assert html_path.exists(), f"{page} was not built"
+    html = html_path.read_text()
+    for source in re.findall(r'<img[^>]*src="([^"]+)"', html):
+        if source.startswith(("http://", "https://", "data:")):
+            continue
+        assert (html_path.parent / source).resolve().exists(), f"{page} shows a missing image {source}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS[:-1])
+def test_every_chapter_shows_figures(site, page):
+    html = (site / f"{page}.html").read_text()
+    figures = [s for s in re.findall(r'<img[^>]*src="([^"]+)"', html) if "_images/" in s]
+    assert figures, f"{page} shows no figure"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_colab_buttons_open_the_notebook_of_the_page(site, page):
+    html = (site / f"{page}.html").read_text()
+    links = re.findall(r'https://colab\.research\.google\.com/github/[^"]+', html)
+    assert links, f"{page} has no Colab launch button"
+    assert links[0].endswith(f"/blob/main/{page}.ipynb")
+
+
+def test_the_evaluation_page_renders_the_computed_table(site):
+    html = (site / "book" / "05_evaluation.html").read_text()
+    table = html[html.index("negative CLL (nats per image)") - 2000:]
+    assert "<table" in table and "importance sampling" in table
+    assert "Pyro tutorial" in html and "100.4" in html
+
+
+def test_references_are_rendered(site):
+    html = (site / "book" / "references.html").read_text()
+    assert "learning structured output representation" in html.lower() and "Sohn" in html
