@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
 SEEDS ?= 0
-OUT ?= results
+# the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
+OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce benchmark book book-execute clean
+.PHONY: setup test reproduce publish benchmark book book-execute clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ test: setup
 ## reproduce: the CLL table and figures (PROFILE=full|fast, SEEDS="0 1 2", OUT=results)
 reproduce: setup
 	$(PY) -m cvae_lib reproduce --profile $(PROFILE) --seeds $(SEEDS) --out $(OUT)
+	@if [ "$(PROFILE)" = full ] && [ "$(OUT)" = results ]; then $(PY) -m cvae_lib update-readme; fi
+
+## publish: everything the published book shows: full results for three seeds, notebooks, site
+publish:
+	$(MAKE) reproduce PROFILE=full SEEDS="0 1 2" OUT=results
+	$(MAKE) book-execute PROFILE=full
+	$(MAKE) book
 
 ## benchmark: seconds per epoch and for the IS evaluation
 benchmark: setup

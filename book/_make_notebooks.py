@@ -538,7 +538,7 @@ The same frames as small multiples, for the printed page (rows: images; columns:
 """),
     code('''
 fig = plots.plot_training_snapshots(cvae.snapshots, cvae.snapshot_inputs)
-'''),
+''', tags=IGNORE),  # one column per epoch: the figure's size depends on the run
     code('''
 glue("cvae_epochs_1", fitted[1][1].epochs_run, display=False)
 glue("cvae_best_epoch_1", fitted[1][1].best_epoch, display=False)

@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     seeds = rep.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="one training seed (default: 0)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="several training seeds, e.g. 0 1 2")
-    rep.add_argument("--out", default="results", metavar="DIR", help="output folder (default: results)")
+    rep.add_argument("--out", default=None, metavar="DIR",
+                     help="output folder (default: results/ for the full profile, results/<profile>/ "
+                          "for others, so a smoke run never overwrites the published numbers)")
     rep.add_argument("--data-dir", default=None, metavar="DIR",
                      help="MNIST root (the folder holding MNIST/raw); default: $CVAE_DATA_DIR, else ./data")
     rep.add_argument("--checkpoint-dir", default=None, metavar="DIR",
@@ -61,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run size for the notebooks; default: $CVAE_PROFILE, else full")
     book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                       help="only these notebooks (default: all of book/)")
+    readme = commands.add_parser(
+        "update-readme", help="write the results table of README.md from a cll.json",
+        description="Replace the block between the cll-table markers of README.md with the table "
+                    "rendered from RESULTS (default: results/cll.json).")
+    readme.add_argument("--results", default="results/cll.json", metavar="RESULTS")
+    readme.add_argument("--readme", default="README.md", metavar="FILE")
     return parser
 
 
@@ -71,17 +79,29 @@ def main(argv=None) -> int:
         from .reproduce import reproduce
         from .train import CheckpointError
 
+        from .settings import results_dir
+
         seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
         try:
+            out = args.out if args.out is not None else results_dir(args.profile)
             results = reproduce(profile=args.profile, quadrants=list(dict.fromkeys(args.quadrants)),
-                                seeds=list(dict.fromkeys(seeds)), out=args.out, root=args.data_dir,
+                                seeds=list(dict.fromkeys(seeds)), out=out, root=args.data_dir,
                                 checkpoint_directory=args.checkpoint_dir,
                                 progress=not args.no_progress)
         except (MNISTNotFoundError, CheckpointError, ValueError) as exc:
             print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
             return 1
-        print(f"wrote {args.out}/cll.json, {args.out}/cll.md and {len(results['figures'])} figures "
+        print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures "
               f"({results['seconds_per_seed']:.0f} s per seed)")
+    elif args.command == "update-readme":
+        from .reproduce import load_results, update_readme
+
+        try:
+            changed = update_readme(load_results(args.results), args.readme)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     elif args.command == "execute-book":
         from .book import execute_notebooks
 

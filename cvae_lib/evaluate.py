@@ -12,7 +12,8 @@ estimators are offered, and they measure different things:
   decreases towards −log p(y|x) as S grows and equals −ELBO at S = 1.
 
 Every estimator is batched over images and samples; sampling uses its own seeded
-generator, so results do not depend on what ran before.
+generator, so results do not depend on what ran before. They run where the model is
+(move it with ``.to(device)``); data and results stay on the CPU.
 """
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ IMAGE_BATCH = 500
 SAMPLE_CHUNK = 100  # samples of z held in memory at once: (chunk, batch, 784) floats
 
 
+def _batches(module, *tensors):
+    """Image batches of ``tensors``, moved to the module's device."""
+    device = next(module.parameters()).device
+    for batch in zip(*(t.split(IMAGE_BATCH) for t in tensors)):
+        yield [t.to(device) for t in batch]
+
+
 def _check_samples(num_samples) -> int:
     if type(num_samples) is not int or num_samples < 1:
         raise ValueError(f"the number of samples must be a positive int, got {num_samples!r}")
@@ -38,10 +46,8 @@ def _check_samples(num_samples) -> int:
 def baseline_nll_per_image(baseline: BaselineNet, inputs: torch.Tensor, targets: torch.Tensor):
     """−log p(y|x) of the baseline for each image: masked Bernoulli cross-entropy."""
     baseline.eval()
-    return torch.cat([
-        -masked_bernoulli_log_likelihood(baseline(x), y)
-        for x, y in zip(inputs.split(IMAGE_BATCH), targets.split(IMAGE_BATCH))
-    ])
+    return torch.cat([-masked_bernoulli_log_likelihood(baseline(x), y).cpu()
+                      for x, y in _batches(baseline, inputs, targets)])
 
 
 def baseline_nll(baseline: BaselineNet, split) -> float:
@@ -52,7 +58,7 @@ def baseline_nll(baseline: BaselineNet, split) -> float:
 def _draw(gaussian, num_samples: int, generator: torch.Generator) -> torch.Tensor:
     """S reparameterised draws from a diagonal Gaussian: (S, N, z_dim)."""
     loc, scale = gaussian.base_dist.loc, gaussian.base_dist.scale
-    return loc + scale * torch.randn((num_samples, *loc.shape), generator=generator)
+    return loc + scale * torch.randn((num_samples, *loc.shape), generator=generator, device=loc.device)
 
 
 def _log_likelihood_fn(cvae: CVAE, inputs, targets):
@@ -98,11 +104,9 @@ def cvae_log_weights(cvae: CVAE, inputs, targets, y_hat, num_samples: int,
     if proposal not in ("prior", "posterior"):
         raise ValueError(f"proposal must be 'prior' or 'posterior', got {proposal!r}")
     cvae.eval()
-    generator = torch.Generator().manual_seed(seed)
-    return torch.cat([
-        _log_weights(cvae, x, y, g, num_samples, proposal, generator)
-        for x, y, g in zip(inputs.split(IMAGE_BATCH), targets.split(IMAGE_BATCH), y_hat.split(IMAGE_BATCH))
-    ], dim=1)
+    generator = torch.Generator(device=next(cvae.parameters()).device).manual_seed(seed)
+    return torch.cat([_log_weights(cvae, x, y, g, num_samples, proposal, generator).cpu()
+                      for x, y, g in _batches(cvae, inputs, targets, y_hat)], dim=1)
 
 
 def nll_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
@@ -122,13 +126,13 @@ def cvae_neg_elbo_per_image(cvae: CVAE, inputs, targets, y_hat, num_samples: int
     """−ELBO per image: reconstruction averaged over S draws from q, plus the exact KL."""
     _check_samples(num_samples)
     cvae.eval()
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=next(cvae.parameters()).device).manual_seed(seed)
     out = []
-    for x, y, g in zip(inputs.split(IMAGE_BATCH), targets.split(IMAGE_BATCH), y_hat.split(IMAGE_BATCH)):
+    for x, y, g in _batches(cvae, inputs, targets, y_hat):
         prior, posterior = cvae.prior(x, g), cvae.posterior(x, y)
         log_lik = _log_likelihood_fn(cvae, x, y)(_draw(posterior, num_samples, generator))
         kl = torch.distributions.kl_divergence(posterior, prior)
-        out.append(kl - log_lik.mean(0))
+        out.append((kl - log_lik.mean(0)).cpu())
     return torch.cat(out)
 
 

@@ -78,8 +78,9 @@ class BaselineNet(nn.Module):
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities, shape (N, 784)."""
-        return torch.sigmoid(self(inputs))
+        """Pixel probabilities, shape (N, 784), on the device of ``inputs``."""
+        device = next(self.parameters()).device
+        return torch.sigmoid(self(inputs.to(device))).to(inputs.device)
 
 
 class GaussianNet(nn.Module):
@@ -198,12 +199,13 @@ class CVAE(nn.Module):
         Pass ``noise`` of shape (K, N, z_dim) to reuse the same standard-normal draws
         (the training loop does, so that per-epoch snapshots are comparable).
         """
-        inputs = flatten_images(inputs)
-        loc, scale = self.prior_net(fill_missing(inputs, y_hat))
+        device = next(self.parameters()).device  # inputs and results stay on the CPU
+        inputs = flatten_images(inputs).to(device)
+        loc, scale = self.prior_net(fill_missing(inputs, y_hat.to(device)))
         if noise is None:
             noise = torch.randn((num_samples, *loc.shape), generator=generator)
-        probs = torch.sigmoid(self.generation_net(loc + scale * noise, inputs))
-        return probs.transpose(0, 1).reshape(inputs.shape[0], num_samples, IMAGE_SIZE, IMAGE_SIZE)
+        probs = torch.sigmoid(self.generation_net(loc + scale * noise.to(device), inputs))
+        return probs.transpose(0, 1).reshape(inputs.shape[0], num_samples, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
 
 def predict_completions(cvae: CVAE, baseline: BaselineNet, inputs: torch.Tensor,

@@ -143,7 +143,7 @@ def plot_loss_curves(histories: dict, title: str | None = None):
     ``histories`` maps a label to a history (a list of rows with epoch, train_loss,
     val_loss), as stored by the training loop.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(7.6, 3.8))
     fig.patch.set_facecolor("white")
     ax.set_facecolor("white")
     for i, (label, history) in enumerate(histories.items()):
@@ -156,7 +156,8 @@ def plot_loss_curves(histories: dict, title: str | None = None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (nats per image)")
     ax.grid(alpha=0.3)
-    ax.legend(title="solid: validation, dashed: train", fontsize=8, title_fontsize=8)
+    ax.legend(title="solid: validation\ndashed: train", fontsize=8, title_fontsize=8,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -18,7 +18,7 @@ import torch
 
 from . import evaluate
 from .data import QuadrantData, load_mnist, load_splits
-from .settings import RunProfile, check_quadrants, get_profile
+from .settings import RunProfile, check_quadrants, get_device, get_profile
 from .train import (TrainedModel, baseline_guesses, default_checkpoint_path, train_or_load_baseline,
                     train_or_load_cvae)
 from .util import atomic_write_json, atomic_write_text
@@ -80,7 +80,16 @@ def evaluate_setting(setting: TrainedSetting, profile=None) -> dict:
     """
     profile = get_profile(profile)
     test, seed = setting.data.test, setting.seed
-    cvae, baseline = setting.cvae.module, setting.baseline.module
+    device = get_device()
+    cvae, baseline = setting.cvae.module.to(device), setting.baseline.module.to(device)
+    try:
+        return _evaluate(cvae, baseline, test, seed, profile)
+    finally:
+        cvae.to("cpu")
+        baseline.to("cpu")
+
+
+def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile) -> dict:
     y_hat = baseline_guesses(baseline, test)
     numbers = {
         "baseline_nll": evaluate.baseline_nll(baseline, test),
@@ -263,3 +272,32 @@ def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root
     atomic_write_text(render_table_markdown(results), out / "cll.md")
     return results
 
+
+
+README_START = "<!-- cll-table:start (written by `python -m cvae_lib update-readme`; do not edit) -->"
+README_END = "<!-- cll-table:end -->"
+
+
+def readme_results_section(results: dict) -> str:
+    """The block of README.md between the markers: the table and how it was made."""
+    minutes = results["seconds_per_seed"] / 60
+    return (f"{README_START}\n{render_table_markdown(results)}\n"
+            f"One seed of this run (3 settings: baseline, CVAE and evaluation) took {minutes:.0f} minutes "
+            f"on {results['machine']}.\n{README_END}")
+
+
+def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> bool:
+    """Replace the results block of the README with one rendered from ``results``.
+
+    Returns True when the file changed. The README must already hold the two markers.
+    """
+    readme = Path(readme)
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no results block; add the lines {README_START!r} and {README_END!r}")
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    new = before + readme_results_section(results) + after
+    if new != text:
+        atomic_write_text(new, readme)
+    return new != text

@@ -17,6 +17,7 @@ import torch
 PROFILE_ENV = "CVAE_PROFILE"
 DATA_DIR_ENV = "CVAE_DATA_DIR"
 CHECKPOINT_DIR_ENV = "CVAE_CHECKPOINT_DIR"
+DEVICE_ENV = "CVAE_DEVICE"
 ALLOWED_QUADRANTS = (1, 2, 3)
 
 
@@ -116,6 +117,22 @@ def results_dir(profile: str | RunProfile | None = None) -> Path:
     profile = get_profile(profile)
     root = project_root() / "results"
     return root if profile.name == "full" else root / profile.name
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """Where to train and evaluate: the argument, else ``$CVAE_DEVICE``, else CUDA when present.
+
+    Data and results always live on the CPU; only the heavy computation moves.
+    """
+    name = device if device is not None else os.environ.get(DEVICE_ENV) or (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use 'cpu' or 'cuda'") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu'")
+    return chosen
 
 
 def seed_everything(seed: int) -> None:

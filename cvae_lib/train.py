@@ -22,7 +22,8 @@ import torch
 
 from .data import QuadrantData, QuadrantSplit
 from .models import CVAE, BaselineNet, masked_bernoulli_log_likelihood
-from .settings import RunProfile, check_quadrants, checkpoint_dir, get_profile, seed_everything
+from .settings import (RunProfile, check_quadrants, checkpoint_dir, get_device, get_profile,
+                       seed_everything)
 from .util import atomic_torch_save
 
 CHECKPOINT_FORMAT = 1
@@ -95,7 +96,7 @@ class FitResult:
 
 def _batches(tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool):
     count = tensors[0].shape[0]
-    order = torch.randperm(count) if shuffle else torch.arange(count)
+    order = torch.randperm(count).to(tensors[0].device) if shuffle else torch.arange(count)
     for start in range(0, count, batch_size):
         index = order[start:start + batch_size]
         yield [t[index] for t in tensors]
@@ -103,16 +104,21 @@ def _batches(tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool):
 
 def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *, lr: float,
         max_epochs: int, patience: int, batch_size: int, progress: bool = True,
-        on_epoch_end: Callable[[int], object] | None = None, desc: str = "training") -> FitResult:
+        on_epoch_end: Callable[[int], object] | None = None, desc: str = "training",
+        device: str | torch.device | None = None) -> FitResult:
     """Train with Adam until the validation loss has not improved for ``patience`` epochs.
 
     ``train`` and ``val`` are tuples of tensors that are batched together and passed
     to ``objective.loss``, which returns the summed loss of the batch. Losses in the
     history are per image. The best weights (by validation loss) are restored at the end.
+    Training runs on ``device`` (default: :func:`get_device`); the module is returned on the CPU.
     """
     from tqdm.auto import tqdm
 
-    module = objective.module
+    device = get_device(device)
+    module = objective.module.to(device)
+    train = [t.to(device) for t in train]  # the whole split fits on any GPU: move it once
+    val = [t.to(device) for t in val]
     optimizer = make_adam(module.parameters(), lr)
 
     def train_step(*batch) -> float:
@@ -151,7 +157,7 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
             break
     bar.close()
     module.load_state_dict(best_state)
-    module.eval()
+    module.to("cpu").eval()
     return FitResult(history, best_epoch, len(history), time.perf_counter() - started, snapshots)
 
 

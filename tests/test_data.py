@@ -113,3 +113,13 @@ def test_profile_from_environment(monkeypatch):
     monkeypatch.setenv("CVAE_PROFILE", "quick")
     with pytest.raises(ValueError, match="fast.*full"):
         settings.get_profile()
+
+
+def test_device_choice_is_checked(monkeypatch):
+    monkeypatch.setenv("CVAE_DEVICE", "cpu")
+    assert settings.get_device().type == "cpu"
+    with pytest.raises(ValueError, match="cpu"):
+        settings.get_device("abacus")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            settings.get_device("cuda")

@@ -1,0 +1,50 @@
+"""The published results: README, the evaluation chapter and results/cll.json must agree."""
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from cvae_lib.reproduce import readme_results_section, render_table_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "cll.json"
+pytestmark = pytest.mark.skipif(not RESULTS.exists(), reason="no published results/cll.json yet")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return json.loads(RESULTS.read_text())
+
+
+def test_the_table_file_is_rendered_from_the_numbers(results):
+    assert (ROOT / "results" / "cll.md").read_text() == render_table_markdown(results)
+
+
+def test_the_readme_shows_the_same_table(results):
+    assert readme_results_section(results) in (ROOT / "README.md").read_text(), \
+        "README.md is out of date: run `python -m cvae_lib update-readme`"
+
+
+def test_the_evaluation_chapter_shows_the_same_table(results):
+    nb = json.loads((ROOT / "book" / "05_evaluation.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "results_markdown(results)" in "".join(c["source"]))
+    stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
+    assert stored == render_table_markdown(results), \
+        "book/05_evaluation.ipynb shows another table: re-run it (make book-execute PROFILE=full)"
+
+
+def test_results_have_the_documented_shape(results):
+    assert results["profile"] == "full"
+    quadrants = [str(q) for q in results["quadrants"]]
+    assert sorted(results["table"]) == sorted(quadrants)
+    assert len(results["runs"]) == len(results["seeds"]) * len(quadrants)
+    for q in quadrants:
+        for key, entry in results["table"][q].items():
+            per_seed = [r["numbers"][key] for r in results["runs"] if str(r["quadrants"]) == q]
+            assert entry["per_seed"] == per_seed
+            assert entry["mean"] == pytest.approx(statistics.fmean(per_seed))
+    for key in ("seconds_per_seed", "versions", "machine", "seeds"):
+        assert results[key]
+    for name in results["figures"]:
+        assert (ROOT / "results" / name).exists(), f"results/{name} is missing"
