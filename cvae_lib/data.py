@@ -200,3 +200,31 @@ def closest_inputs_across_labels(split: QuadrantSplit, label_a: int, label_b: in
         if len(pairs) == count:
             break
     return pairs
+
+
+@dataclasses.dataclass
+class DigitData:
+    """Whole images and labels with the same train / validation / test split as the quadrant task."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)[0]) for name in ("train", "val", "test")}
+
+
+def load_digit_splits(root: str | os.PathLike | None = None, profile: str | RunProfile | None = None,
+                      mnist: dict | None = None) -> DigitData:
+    """(images, labels) for train / validation / test: the same hold-out and profile subsets as
+    :func:`load_splits`, for the models that generate or classify whole digits."""
+    profile = get_profile(profile)
+    mnist = mnist if mnist is not None else load_mnist(root)
+    (train_images, train_labels), (test_images, test_labels) = mnist["train"], mnist["test"]
+    train_idx, val_idx = train_val_indices(len(train_images))
+    train_idx, val_idx = train_idx[: profile.train_size], val_idx[: profile.val_size]
+    return DigitData(
+        train=(train_images[train_idx], train_labels[train_idx]),
+        val=(train_images[val_idx], train_labels[val_idx]),
+        test=(test_images[: profile.test_size], test_labels[: profile.test_size]),
+    )

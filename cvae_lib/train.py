@@ -319,3 +319,29 @@ def train_or_load_cvae(data: QuadrantData, baseline: TrainedModel, *, profile=No
 
     return _train_or_load(config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x), train,
                           checkpoint_path)
+
+
+def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Module],
+                              make_objective: Callable[[torch.nn.Module], object], *, model: dict,
+                              profile=None, seed: int = 0, lr: float = 1e-3, checkpoint_path="default",
+                              progress: bool = True) -> TrainedModel:
+    """Train-or-load for the models of whole digits (chapters 6–8): images and labels in, the
+    same loop, checkpoints and configuration checks as the quadrant models.
+
+    ``data`` is a :class:`~cvae_lib.data.DigitData`; ``model`` (a dict of the sizes and
+    weights that define the model) is part of the configuration a checkpoint must match.
+    """
+    profile = get_profile(profile)
+    if type(seed) is not int or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    config = {"format": CHECKPOINT_FORMAT, "kind": name, "profile": profile.training_dict(), "seed": seed,
+              "lr": lr, "model": model, "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"}}
+    if checkpoint_path == "default":
+        checkpoint_path = checkpoint_dir() / profile.name / "digits" / f"seed{seed}" / f"{name}.pt"
+
+    def train(module):
+        result = fit(make_objective(module), data.train, data.val, lr=lr, max_epochs=profile.max_epochs,
+                     patience=profile.patience, batch_size=profile.batch_size, progress=progress, desc=name)
+        return result, {}
+
+    return _train_or_load(config, build, train, checkpoint_path)

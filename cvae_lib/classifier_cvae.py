@@ -1,0 +1,87 @@
+"""Chapter 7: a CVAE with an auxiliary digit classifier and a Gumbel-softmax label.
+
+The model does not need the label to generate: a classifier reads the image and its
+prediction, made one-hot by the (hard, straight-through) Gumbel-softmax trick, is
+concatenated to z for the decoder. Training adds w · cross-entropy of the classifier
+to the ELBO, so the one-hot part is pushed to carry the digit's identity and z its style.
+
+Loss per image: reconstruction + KL(q(z|x) ‖ N(0, I)) + w · CE(classifier(x), label).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import IMAGE_SIZE
+from .label_cvae import NUM_CLASSES, check_labels, standard_normal_kl
+from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
+
+
+class ClassifierCVAE(nn.Module):
+    def __init__(self, z_dim: int = 20, hidden: int = 128, temperature: float = 0.5):
+        super().__init__()
+        self.z_dim, self.temperature = z_dim, temperature
+        self.encoder = GaussianNet(z_dim, hidden, hidden)
+        self.classifier = nn.Sequential(nn.Linear(NUM_PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, NUM_CLASSES))
+        self.decoder = nn.Sequential(nn.Linear(z_dim + NUM_CLASSES, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                     nn.ReLU(), nn.Linear(hidden, NUM_PIXELS))
+
+    def decode(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, onehot], dim=-1))
+
+    def digit_onehot(self, class_logits: torch.Tensor) -> torch.Tensor:
+        """Training: a hard Gumbel-softmax sample (one-hot forward, soft gradients backward).
+        Evaluation: the classifier's most likely digit."""
+        if self.training:
+            return F.gumbel_softmax(class_logits, tau=self.temperature, hard=True)
+        return F.one_hot(class_logits.argmax(-1), NUM_CLASSES).to(class_logits.dtype)
+
+    def loss_terms(self, images: torch.Tensor, labels: torch.Tensor):
+        """(reconstruction NLL, KL, classifier cross-entropy) per image."""
+        flat = images.reshape(images.shape[0], NUM_PIXELS)
+        loc, scale = self.encoder(flat)
+        z = loc + scale * torch.randn_like(loc)
+        class_logits = self.classifier(flat)
+        reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, self.digit_onehot(class_logits)), flat)
+        cross_entropy = F.cross_entropy(class_logits, check_labels(labels), reduction="none")
+        return reconstruction, standard_normal_kl(loc, scale), cross_entropy
+
+    @torch.no_grad()
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        device = next(self.parameters()).device
+        return self.classifier(images.reshape(images.shape[0], NUM_PIXELS).to(device)).argmax(-1).cpu()
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """Encoder mean and predicted digit, decoded: (N, 28, 28) probabilities."""
+        device = next(self.parameters()).device
+        flat = images.reshape(images.shape[0], NUM_PIXELS).to(device)
+        loc, _ = self.encoder(flat)
+        onehot = F.one_hot(self.classifier(flat).argmax(-1), NUM_CLASSES).to(flat.dtype)
+        return torch.sigmoid(self.decode(loc, onehot)).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).cpu()
+
+    @torch.no_grad()
+    def generate_styles(self, num_rows: int, seed: int = 0) -> torch.Tensor:
+        """One z per row, shared by the ten digits of that row: (rows, 10, 28, 28).
+
+        Holding z fixed along a row and changing only the one-hot part shows what each part
+        encodes: the digit changes along a row, the style between rows."""
+        device = next(self.parameters()).device
+        z = torch.randn((num_rows, 1, self.z_dim), generator=torch.Generator().manual_seed(seed)).to(device)
+        onehot = torch.eye(NUM_CLASSES, device=device).expand(num_rows, NUM_CLASSES, NUM_CLASSES)
+        probs = torch.sigmoid(self.decode(z.expand(num_rows, NUM_CLASSES, self.z_dim), onehot))
+        return probs.reshape(num_rows, NUM_CLASSES, IMAGE_SIZE, IMAGE_SIZE).cpu()
+
+
+class ClassifierCVAEObjective:
+    """Reconstruction + KL + w · cross-entropy, summed over the batch (w = 10 by default)."""
+
+    def __init__(self, model: ClassifierCVAE, classifier_weight: float = 10.0):
+        if not classifier_weight >= 0:
+            raise ValueError(f"classifier_weight must be >= 0, got {classifier_weight!r}")
+        self.module, self.classifier_weight = model, classifier_weight
+
+    def loss(self, images, labels) -> torch.Tensor:
+        reconstruction, kl, cross_entropy = self.module.loss_terms(images, labels)
+        return (reconstruction + kl + self.classifier_weight * cross_entropy).sum()
