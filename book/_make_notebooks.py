@@ -102,20 +102,15 @@ cell installs the library there; MNIST is downloaded by torchvision. Each chapte
 it loads the checkpoints of earlier chapters when it finds them and trains otherwise.
 
 **How long each chapter takes.** Wall time when the stored outputs were produced, on the
-machines named below the table (no GPU time has been measured yet):
+machines named below the table. No GPU time has been measured yet; on a GPU (`CVAE_DEVICE=cuda`,
+chosen automatically when PyTorch sees one, as in Colab's GPU runtime) training and evaluation run
+there.
 """),
     code('''
 from cvae_lib.book import timings_markdown
 
 timings_markdown()
 ''', tags=IGNORE),
-    md(r"""
-```{note}
-Until the full reproduction has been run and committed, the stored outputs on these pages come
-from the `fast` profile: the models are trained on 6,000 images for a few epochs, and the numbers
-are a smoke run's, not the published ones. Each chapter prints its profile at the top.
-```
-"""),
 ])
 
 # ----------------------------------------------------------------------------------------------

@@ -182,6 +182,7 @@ def execute_notebooks(profile: RunProfile | str | None = None, notebooks=None, t
     notebooks = [Path(p) for p in (notebooks or book_notebooks())]
     timings_path = project_root() / BOOK_DIR / TIMINGS_FILE
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    timings["last_profile"] = profile.name  # which profile the stored outputs come from
     entry = timings.setdefault(profile.name, {})
     entry.update({"machine": machine_description(), "versions": library_versions()})
     seconds = entry.setdefault("seconds", {})
@@ -207,8 +208,8 @@ def timings_markdown(profile_names=("fast", "full")):
 
     path = project_root() / BOOK_DIR / TIMINGS_FILE
     timings = json.loads(path.read_text()) if path.exists() else {}
-    chapters = sorted({name for p in timings.values() for name in p.get("seconds", {})})
-    shown = [p for p in profile_names if p in timings]
+    shown = [p for p in profile_names if isinstance(timings.get(p), dict)]
+    chapters = sorted({name for p in shown for name in timings[p].get("seconds", {})})
     if not shown:
         return Markdown("*No timings recorded yet: run `make book-execute`.*")
     lines = ["| chapter | " + " | ".join(f"`{p}` profile" for p in shown) + " |",
@@ -220,5 +221,14 @@ def timings_markdown(profile_names=("fast", "full")):
             cells.append("–" if value is None else f"{value / 60:.1f} min")
         lines.append(f"| {chapter} | " + " | ".join(cells) + " |")
     machines = "; ".join(f"`{p}`: {timings[p]['machine']}" for p in shown)
+    last = timings.get("last_profile")
+    if last == "full":
+        status = ("The stored outputs on these pages come from the `full` profile: the published "
+                  "numbers, read from `results/cll.json`.")
+    else:
+        status = (f"The stored outputs on these pages come from the `{last}` profile, a smoke run: the "
+                  "models were trained on a subset for a few epochs, so the numbers are not the published "
+                  "ones. Each chapter prints its profile at the top.")
     return Markdown("\n".join(lines) + f"\n\nMeasured on {machines}. A chapter that finds the "
-                    "checkpoints of an earlier chapter loads them instead of training again.\n")
+                    "checkpoints (or results) of an earlier run loads them instead of training again, "
+                    "so the times of a chapter run after another can be short.\n\n" + status + "\n")
