@@ -63,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run size for the notebooks; default: $CVAE_PROFILE, else full")
     book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                       help="only these notebooks (default: all of book/)")
+    ablation = commands.add_parser(
+        "ablation", help="continue a trained CVAE at a lower learning rate and compare the CLL",
+        description="Load (or train) the CVAE of one setting and seed, continue it at a lower learning "
+                    "rate with the same early stopping (a step schedule), evaluate both and write "
+                    "DIR/ablation.json and DIR/ablation.md.")
+    ablation.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                          help="run size; default: $CVAE_PROFILE, else full")
+    ablation.add_argument("--quadrants", type=_quadrant, default=1, metavar="Q", help="setting (default: 1)")
+    ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
+    ablation.add_argument("--lr", type=float, default=1e-4, help="learning rate of the second step (default: 1e-4)")
+    ablation.add_argument("--out", default=None, metavar="DIR",
+                          help="output folder (default: results/ for full, results/<profile>/ otherwise)")
+    ablation.add_argument("--no-progress", action="store_true", help="hide progress bars")
     readme = commands.add_parser(
         "update-readme", help="write the results table of README.md from a cll.json",
         description="Replace the block between the cll-table markers of README.md with the table "
@@ -93,6 +106,22 @@ def main(argv=None) -> int:
             return 1
         print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures "
               f"({results['seconds_per_seed']:.0f} s per seed)")
+    elif args.command == "ablation":
+        from .ablation import lr_step_ablation
+        from .data import MNISTNotFoundError
+        from .settings import results_dir
+        from .train import CheckpointError
+
+        out = args.out if args.out is not None else results_dir(args.profile)
+        try:
+            results = lr_step_ablation(args.quadrants, profile=args.profile, seed=args.seed, second_lr=args.lr,
+                                       out=out, progress=not args.no_progress)
+        except (MNISTNotFoundError, CheckpointError, ValueError) as exc:
+            print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {out}/ablation.json and {out}/ablation.md")
+        for name, variant in results["variants"].items():
+            print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in variant["numbers"].items()))
     elif args.command == "update-readme":
         from .reproduce import load_results, update_readme
 

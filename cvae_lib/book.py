@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .reproduce import (RESULTS_FORMAT, TrainedSetting, estimator_keys, estimator_label, load_results,
-                        render_table_markdown, reproduce)
+                        render_quality_markdown, render_table_markdown, reproduce)
 from .settings import RunProfile, checkpoint_dir, data_root, get_profile, project_root, results_dir
 
 # Published numbers of Pyro's CVAE tutorial (examples/cvae, README table; test-set nats per image).
@@ -69,6 +69,24 @@ def results_markdown(results: dict):
     from IPython.display import Markdown
 
     return Markdown(render_table_markdown(results))
+
+
+def quality_markdown(results: dict):
+    """Chapter 8's completion measures stored with the results, for display in a notebook."""
+    from IPython.display import Markdown
+
+    return Markdown(render_quality_markdown(results))
+
+
+def numbers_markdown(rows: dict[str, dict], columns: dict[str, str], digits: int = 3):
+    """A small table of computed numbers: ``rows`` maps a row label to ``{column key: value}``,
+    ``columns`` maps the keys to show to their headers."""
+    from IPython.display import Markdown
+
+    lines = ["| | " + " | ".join(columns.values()) + " |", "|---|" + "---:|" * len(columns)]
+    for label, numbers in rows.items():
+        lines.append(f"| {label} | " + " | ".join(f"{numbers[key]:.{digits}f}" for key in columns) + " |")
+    return Markdown("\n".join(lines))
 
 
 def tutorial_comparison_markdown(results: dict):

@@ -16,6 +16,7 @@ from torch import nn
 from .data import IMAGE_SIZE
 from .label_cvae import NUM_CLASSES, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
+from .train import DIGIT_MAX_EPOCHS, TrainedModel, train_or_load_digit_model
 
 
 class ClassifierCVAE(nn.Module):
@@ -62,6 +63,16 @@ class ClassifierCVAE(nn.Module):
         return torch.sigmoid(self.decode(loc, onehot)).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
     @torch.no_grad()
+    def generate(self, labels: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
+        """``num_samples`` images per requested digit, z from the prior: (len(labels), K, 28, 28)."""
+        device = next(self.parameters()).device
+        labels = check_labels(torch.as_tensor(labels)).to(device)
+        z = torch.randn((num_samples, len(labels), self.z_dim), generator=torch.Generator().manual_seed(seed))
+        onehot = F.one_hot(labels, NUM_CLASSES).to(z.dtype).expand(num_samples, len(labels), NUM_CLASSES)
+        probs = torch.sigmoid(self.decode(z.to(device), onehot))
+        return probs.transpose(0, 1).reshape(len(labels), num_samples, IMAGE_SIZE, IMAGE_SIZE).cpu()
+
+    @torch.no_grad()
     def generate_styles(self, num_rows: int, seed: int = 0) -> torch.Tensor:
         """One z per row, shared by the ten digits of that row: (rows, 10, 28, 28).
 
@@ -85,3 +96,14 @@ class ClassifierCVAEObjective:
     def loss(self, images, labels) -> torch.Tensor:
         reconstruction, kl, cross_entropy = self.module.loss_terms(images, labels)
         return (reconstruction + kl + self.classifier_weight * cross_entropy).sum()
+
+
+def train_or_load_classifier_cvae(data, *, classifier_weight: float = 10.0, z_dim: int = 20, hidden: int = 128,
+                                  temperature: float = 0.5, profile=None, seed: int = 0,
+                                  max_epochs: int | None = DIGIT_MAX_EPOCHS, progress: bool = True) -> TrainedModel:
+    """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10)."""
+    return train_or_load_digit_model(
+        "classifier_cvae", data, lambda: ClassifierCVAE(z_dim, hidden, temperature),
+        lambda module: ClassifierCVAEObjective(module, classifier_weight),
+        model={"z_dim": z_dim, "hidden": hidden, "temperature": temperature, "classifier_weight": classifier_weight},
+        profile=profile, seed=seed, max_epochs=max_epochs, progress=progress)

@@ -8,10 +8,15 @@ Two common ways to give it the label:
   tanh) and added to z;
 * ``"concat"``: the one-hot label is concatenated to z.
 
+With ``encoder_sees_label=True`` the encoder reads the label too, q(z|x, label): then z need not
+carry the digit's identity, and the decoder has a reason to take it from the label.
+
 Loss per image: reconstruction (Bernoulli cross-entropy) + β · KL(q(z|x) ‖ N(0, I)).
 With β = 1 this is the ELBO; smaller β lets z carry more of each image.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +25,12 @@ from torch import nn
 from .data import IMAGE_SIZE
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
 from .settings import seed_everything
+from .train import DIGIT_MAX_EPOCHS, TrainedModel, train_or_load_digit_model
 
 NUM_CLASSES = 10
 CONDITIONINGS = ("add", "concat")
+# The sweep of chapter 6: from "KL almost ignored" to the ELBO.
+SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
 
 
 def standard_normal_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -39,12 +47,13 @@ def check_labels(labels: torch.Tensor) -> torch.Tensor:
 
 
 class LabelCVAE(nn.Module):
-    def __init__(self, z_dim: int = 20, hidden: int = 400, conditioning: str = "add"):
+    def __init__(self, z_dim: int = 20, hidden: int = 400, conditioning: str = "add",
+                 encoder_sees_label: bool = False):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
-        self.z_dim, self.conditioning = z_dim, conditioning
-        self.encoder = GaussianNet(z_dim, hidden, hidden)
+        self.z_dim, self.conditioning, self.encoder_sees_label = z_dim, conditioning, encoder_sees_label
+        self.encoder = GaussianNet(z_dim, hidden, hidden, NUM_PIXELS + (NUM_CLASSES if encoder_sees_label else 0))
         if conditioning == "add":
             self.label_to_latent = nn.Sequential(nn.Linear(NUM_CLASSES, z_dim), nn.Tanh())
         decoder_in = z_dim if conditioning == "add" else z_dim + NUM_CLASSES
@@ -61,7 +70,10 @@ class LabelCVAE(nn.Module):
     def loss_terms(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction negative log-likelihood, KL) per image, one reparameterised sample."""
         flat = images.reshape(images.shape[0], NUM_PIXELS)
-        loc, scale = self.encoder(flat)
+        if self.encoder_sees_label:
+            loc, scale = self.encoder(torch.cat([flat, F.one_hot(check_labels(labels), NUM_CLASSES).to(flat.dtype)], -1))
+        else:
+            loc, scale = self.encoder(flat)
         z = loc + scale * torch.randn_like(loc)
         reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, labels), flat)
         return reconstruction, standard_normal_kl(loc, scale)
@@ -103,11 +115,66 @@ def mean_pairwise_distance(samples: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_label_cvae(model: LabelCVAE, images, labels, num_samples: int = 10, seed: int = 0) -> dict:
-    """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits."""
+def evaluate_digit_model(model, images, labels, num_samples: int = 10, seed: int = 0, classifier=None) -> dict:
+    """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
+    for the models of chapters 6 and 7 (anything with ``loss_terms`` and ``generate``).
+
+    With a digit ``classifier`` (chapter 8's), also the *fidelity*: the fraction of generated
+    images that the classifier reads as the digit that was asked for.
+    """
     seed_everything(seed)  # the reconstruction term draws z
     model.eval()
-    reconstruction, kl = model.loss_terms(images, labels)
+    reconstruction, kl = model.loss_terms(images, labels)[:2]
     generated = model.generate(torch.arange(NUM_CLASSES), num_samples, seed=seed)
-    return {"reconstruction": reconstruction.mean().item(), "kl": kl.mean().item(),
-            "diversity": mean_pairwise_distance(generated)}
+    numbers = {"reconstruction": reconstruction.mean().item(), "kl": kl.mean().item(),
+               "diversity": mean_pairwise_distance(generated)}
+    if classifier is not None:
+        numbers["fidelity"] = requested_digit_accuracy(classifier, generated)
+    return numbers
+
+
+def requested_digit_accuracy(classifier, generated: torch.Tensor) -> float:
+    """Fraction of generated images read as the requested digit; row d of ``generated``
+    (digits, K, 28, 28) was asked to be digit d."""
+    requested = torch.arange(generated.shape[0]).unsqueeze(1).expand(generated.shape[:2])
+    return (classifier.predict(generated) == requested).float().mean().item()
+
+
+def train_or_load_label_cvae(data, *, beta: float = 1.0, conditioning: str = "add",
+                             encoder_sees_label: bool = False, z_dim: int = 20, hidden: int = 400, profile=None,
+                             seed: int = 0, max_epochs: int | None = DIGIT_MAX_EPOCHS,
+                             progress: bool = True) -> TrainedModel:
+    """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β)."""
+    if not beta >= 0:
+        raise ValueError(f"beta must be >= 0, got {beta!r}")
+    model = {"z_dim": z_dim, "hidden": hidden, "conditioning": conditioning, "beta": beta}
+    if encoder_sees_label:  # only then, so the checkpoints of q(z|x) models keep their configuration
+        model["encoder_sees_label"] = True
+    name = f"label_cvae_{conditioning}{'_labelled_encoder' if encoder_sees_label else ''}_beta{beta:g}"
+    return train_or_load_digit_model(
+        name, data, lambda: LabelCVAE(z_dim, hidden, conditioning, encoder_sees_label),
+        lambda module: LabelCVAEObjective(module, beta), model=model,
+        profile=profile, seed=seed, max_epochs=max_epochs, progress=progress)
+
+
+@dataclasses.dataclass
+class SweepPoint:
+    beta: float
+    trained: TrainedModel
+    numbers: dict  # evaluate_digit_model's, on the test split
+
+
+def beta_sweep(data, betas=SWEEP_BETAS, *, classifier=None, conditioning: str = "add",
+               encoder_sees_label: bool = False, profile=None,
+               seed: int = 0, num_samples: int = 10, max_epochs: int | None = DIGIT_MAX_EPOCHS,
+               progress: bool = False) -> list[SweepPoint]:
+    """Train-or-load one model per β and measure each: the diversity–fidelity trade-off."""
+    points = []
+    for beta in betas:
+        trained = train_or_load_label_cvae(data, beta=beta, conditioning=conditioning,
+                                           encoder_sees_label=encoder_sees_label, profile=profile,
+                                           seed=seed, max_epochs=max_epochs, progress=progress)
+        numbers = evaluate_digit_model(trained.module, *data.test, num_samples=num_samples, seed=seed,
+                                      classifier=classifier)
+        points.append(SweepPoint(beta, trained, numbers))
+    return points

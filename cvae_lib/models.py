@@ -84,12 +84,13 @@ class BaselineNet(nn.Module):
 
 
 class GaussianNet(nn.Module):
-    """An MLP that maps a full 784-pixel image to the mean and scale of a diagonal Gaussian."""
+    """An MLP that maps a full 784-pixel image (or ``in_features`` values) to the mean and scale
+    of a diagonal Gaussian."""
 
-    def __init__(self, z_dim: int, hidden_1: int, hidden_2: int):
+    def __init__(self, z_dim: int, hidden_1: int, hidden_2: int, in_features: int = NUM_PIXELS):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Linear(NUM_PIXELS, hidden_1), nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU()
+            nn.Linear(in_features, hidden_1), nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU()
         )
         self.loc = nn.Linear(hidden_2, z_dim)
         self.raw_scale = nn.Linear(hidden_2, z_dim)

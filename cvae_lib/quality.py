@@ -19,6 +19,7 @@ from torch import nn
 from .data import MASK_VALUE
 from .label_cvae import NUM_CLASSES, check_labels, mean_pairwise_distance
 from .models import NUM_PIXELS, flatten_images
+from .train import TrainedModel, train_or_load_digit_model
 
 
 class DigitClassifier(nn.Module):
@@ -43,6 +44,18 @@ class DigitClassifier(nn.Module):
         flat = flat.reshape(-1, NUM_PIXELS)
         labels = torch.cat([self(chunk.to(device)).argmax(-1).cpu() for chunk in flat.split(batch_size)])
         return labels.reshape(lead)
+
+
+CLASSIFIER_SEED = 0  # one measuring instrument for every seed of the models it measures
+
+
+def train_or_load_digit_classifier(data, *, profile=None, hidden: int = 512, max_epochs: int | None = 20,
+                                   checkpoint_directory=None, progress: bool = True) -> TrainedModel:
+    """The measuring instrument of chapter 8, trained once per profile on whole MNIST digits."""
+    return train_or_load_digit_model("digit_classifier", data, lambda: DigitClassifier(hidden),
+                                     ClassifierObjective, model={"hidden": hidden}, profile=profile,
+                                     seed=CLASSIFIER_SEED, max_epochs=max_epochs,
+                                     checkpoint_directory=checkpoint_directory, progress=progress)
 
 
 class ClassifierObjective:
@@ -99,3 +112,47 @@ def completion_quality(classifier: DigitClassifier, inputs, targets, labels, bas
         "baseline_mse": (((flatten_images(baseline_probs) - truth) ** 2 * is_output).sum(-1)
                          / is_output.sum(-1)).mean().item(),
     }
+
+
+@torch.no_grad()
+def cvae_completions(cvae, baseline, inputs: torch.Tensor, num_samples: int, seed: int = 0):
+    """(baseline probabilities (N, 784), CVAE mode (N, 28, 28), K CVAE samples (N, K, 28, 28)).
+
+    The CVAE's "most likely" completion is the decoding of the prior's mean (z = mean of
+    p(z|x)); the samples draw z from p(z|x) with a fixed seed.
+    """
+    cvae.eval()
+    baseline.eval()
+    y_hat = baseline.predict(inputs)
+    zero = torch.zeros(1, inputs.shape[0], cvae.z_dim)
+    mode = cvae.sample_completions(inputs, y_hat, 1, noise=zero)[:, 0]
+    samples = cvae.sample_completions(inputs, y_hat, num_samples, torch.Generator().manual_seed(seed))
+    return flatten_images(y_hat), mode, samples
+
+
+def setting_quality(classifier: DigitClassifier, cvae, baseline, split, num_samples: int = 10,
+                    seed: int = 0, batch_size: int = 2000) -> dict[str, float]:
+    """:func:`completion_quality` for a whole test split, in batches (mean over images)."""
+    totals, count = {}, 0
+    for start in range(0, len(split), batch_size):
+        part = slice(start, start + batch_size)
+        inputs, targets, labels = split.inputs[part], split.targets[part], split.labels[part]
+        numbers = completion_quality(classifier, inputs, targets, labels,
+                                     *cvae_completions(cvae, baseline, inputs, num_samples, seed + start))
+        for key, value in numbers.items():
+            totals[key] = totals.get(key, 0.0) + value * len(inputs)
+        count += len(inputs)
+    return {key: value / count for key, value in totals.items()}
+
+
+def identity_switches(sample_labels: torch.Tensor, pairs=((3, 5), (4, 9)), count: int = 3) -> list[tuple[int, tuple]]:
+    """Inputs whose samples are read as both digits of a pair: up to ``count`` per pair.
+
+    ``sample_labels``: (N, K) classifier labels of K completions per input.
+    Returns ``[(index, pair), ...]`` in input order within each pair.
+    """
+    found = []
+    for a, b in pairs:
+        both = ((sample_labels == a).any(1) & (sample_labels == b).any(1)).nonzero().flatten()
+        found += [(i, (a, b)) for i in both[:count].tolist()]
+    return found

@@ -7,6 +7,7 @@ so that both share one code path.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -17,13 +18,15 @@ from pathlib import Path
 import torch
 
 from . import evaluate
-from .data import QuadrantData, load_mnist, load_splits
+from .data import QuadrantData, load_digit_splits, load_mnist, load_splits
 from .settings import RunProfile, check_quadrants, get_device, get_profile
+from .quality import accuracy, setting_quality, train_or_load_digit_classifier
 from .train import (TrainedModel, baseline_guesses, default_checkpoint_path, train_or_load_baseline,
                     train_or_load_cvae)
 from .util import atomic_write_json, atomic_write_text
 
-RESULTS_FORMAT = 1
+RESULTS_FORMAT = 2  # 2: adds the gap, chapter 8's quality measures and the classifier
+EVALUATION_FORMAT = 1  # of the evaluation stored beside the checkpoints; bump when the estimators change
 
 
 def estimator_keys(profile: RunProfile) -> list[str]:
@@ -69,6 +72,7 @@ def train_setting(num_quadrants: int, *, profile=None, seed: int = 0, mnist=None
 
 
 CURVE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+QUALITY_SAMPLES = 10  # K completions per test image for chapter 8's measures
 
 
 def evaluate_setting(setting: TrainedSetting, profile=None) -> dict:
@@ -109,6 +113,56 @@ def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile) -> dict:
     return {"numbers": numbers, "curves": curves}
 
 
+EVALUATION_CACHE = "evaluation.json"
+
+
+def _evaluation_key(setting: TrainedSetting, profile: RunProfile) -> dict | None:
+    """What an evaluation depends on: the two checkpoints' bytes and the estimator settings."""
+    paths = [setting.baseline.path, setting.cvae.path]
+    if any(path is None or not path.exists() for path in paths):
+        return None
+    return json.loads(json.dumps({  # as it reads back from the file (tuples become lists)
+        "format": EVALUATION_FORMAT,
+        "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths],
+        "evaluation": {key: profile.as_dict()[key]
+                       for key in ("test_size", "mc_samples", "is_samples", "elbo_samples")},
+        "curve_samples": list(CURVE_SAMPLES),
+    }))
+
+
+def evaluate_setting_cached(setting: TrainedSetting, profile=None) -> dict:
+    """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
+
+    The evaluation is deterministic given the checkpoints, so re-running ``reproduce`` for more
+    seeds does not repeat the (slow) S = 1000 pass of the seeds already done. Adds ``seconds``:
+    the wall time of the evaluation when it was computed.
+    """
+    profile = get_profile(profile)
+    key = _evaluation_key(setting, profile)
+    cache = None
+    if key is not None:  # evaluation.json for the CVAE of cvae.pt, evaluation_<name>.json for others
+        stem = setting.cvae.path.stem
+        cache = setting.cvae.path.parent / (EVALUATION_CACHE if stem == "cvae" else f"evaluation_{stem}.json")
+    if cache is not None and cache.exists():
+        try:
+            stored = json.loads(cache.read_text())
+        except ValueError:
+            stored = {}  # unreadable: evaluate again and overwrite it
+        if stored.get("key") == key:
+            return stored["evaluation"]
+    start = time.perf_counter()
+    evaluation = evaluate_setting(setting, profile)
+    evaluation["seconds"] = time.perf_counter() - start
+    if cache is not None:
+        atomic_write_json({"key": key, "evaluation": evaluation}, cache)
+    return evaluation
+
+
+def output_pixels(num_quadrants: int) -> int:
+    """Pixels of y: the (4 - q) quadrants of 14 x 14 that the models complete."""
+    return (4 - num_quadrants) * 14 * 14
+
+
 def _summary(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values),
             "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -142,6 +196,21 @@ def build_results(profile: RunProfile, seeds: list[int], quadrants: list[int], r
         rows = [run for run in runs if run["quadrants"] == q]
         table[str(q)] = {key: _summary([run["numbers"][key] for run in rows])
                          for key in estimator_keys(profile)}
+    # The paper's claim in one number per column: how much better the CVAE's CLL is.
+    best_is = f"cvae_is_{max(profile.is_samples)}"
+    gap = {}
+    for q in quadrants:
+        per_image = [run["numbers"]["baseline_nll"] - run["numbers"][best_is]
+                     for run in runs if run["quadrants"] == q]
+        gap[str(q)] = {"estimator": best_is, "output_pixels": output_pixels(q),
+                       "nats_per_image": _summary(per_image),
+                       "nats_per_output_pixel": _summary([g / output_pixels(q) for g in per_image])}
+    if all("quality" in run for run in runs):
+        quality = {str(q): {key: _summary([run["quality"][key] for run in runs if run["quadrants"] == q])
+                            for key in QUALITY_KEYS}
+                   for q in quadrants}
+    else:
+        quality = None
     return {
         "format": RESULTS_FORMAT,
         "profile": profile.name,
@@ -149,7 +218,10 @@ def build_results(profile: RunProfile, seeds: list[int], quadrants: list[int], r
         "seeds": seeds,
         "quadrants": quadrants,
         "seconds_per_seed": statistics.fmean(seconds_per_seed),
+        "seconds_by_seed": dict(zip(map(str, seeds), seconds_per_seed)),
         "table": table,
+        "gap": gap,
+        "quality": quality,
         "runs": runs,
         "versions": library_versions(),
         "machine": machine_description(),
@@ -171,10 +243,47 @@ def render_table_markdown(results: dict) -> str:
             entry = results["table"][q][key]
             cells.append(f"{entry['mean']:.2f} ± {entry['std']:.2f}" if many else f"{entry['mean']:.2f}")
         lines.append(f"| {estimator_label(key)} | " + " | ".join(cells) + " |")
+    if "gap" in results:
+        samples = results["gap"][quadrants[0]]["estimator"].rsplit("_", 1)[1]
+        for unit, label in (("nats_per_image", "per image"), ("nats_per_output_pixel", "per output pixel")):
+            cells = []
+            for q in quadrants:
+                entry, digits = results["gap"][q][unit], 2 if unit == "nats_per_image" else 4
+                cells.append(f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}" if many
+                             else f"{entry['mean']:.{digits}f}")
+            lines.append(f"| gap: baseline − CVAE IS (S = {samples}), {label} | " + " | ".join(cells) + " |")
     seeds = ", ".join(map(str, results["seeds"]))
     note = (f"\nProfile `{results['profile']}`, seed{'s' if many else ''} {seeds}"
             f"{' (mean ± standard deviation over seeds)' if many else ''}; "
             f"{results['test_images']} test images. Lower is better.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+QUALITY_KEYS = {  # chapter 8's measures, in display order
+    "baseline_accuracy": "baseline: classifier accuracy of its prediction",
+    "cvae_mode_accuracy": "CVAE: accuracy of the most likely completion (prior mean)",
+    "cvae_top_k_accuracy": f"CVAE: true digit among K = {QUALITY_SAMPLES} samples",
+    "cvae_label_entropy": "CVAE: entropy of the digit across samples (nats)",
+    "cvae_diversity": "CVAE: mean pairwise distance between samples",
+    "baseline_mse": "baseline: squared error per output pixel",
+    "cvae_best_of_k_mse": f"CVAE: best-of-{QUALITY_SAMPLES} squared error per output pixel",
+}
+
+
+def render_quality_markdown(results: dict) -> str:
+    """Chapter 8's completion measures as Markdown, one column per quadrant setting."""
+    quadrants = [str(q) for q in results["quadrants"]]
+    many = len(results["seeds"]) > 1
+    lines = ["| completion measure (test set) | " + " | ".join(
+        f"{q} quadrant{'s' if q != '1' else ''}" for q in quadrants) + " |", "|---|" + "---:|" * len(quadrants)]
+    for key, label in QUALITY_KEYS.items():
+        cells = [results["quality"][q][key] for q in quadrants]
+        lines.append(f"| {label} | " + " | ".join(
+            f"{c['mean']:.3f} ± {c['std']:.3f}" if many else f"{c['mean']:.3f}" for c in cells) + " |")
+    classifier = results["classifier"]
+    note = (f"\nMeasured with a digit classifier of test accuracy {100 * classifier['test_accuracy']:.2f}% "
+            f"on whole digits; {'mean ± standard deviation over seeds ' if many else 'seed '}"
+            f"{', '.join(map(str, results['seeds']))}. Accuracies are fractions of test images.\n")
     return "\n".join(lines) + "\n" + note
 
 
@@ -240,36 +349,50 @@ def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mnist = load_mnist(root)
+    # The measuring instrument of chapter 8, the same for every seed of the models it measures.
+    digits = load_digit_splits(profile=profile, mnist=mnist)
+    classifier = train_or_load_digit_classifier(digits, profile=profile, checkpoint_directory=checkpoint_directory,
+                                                progress=progress)
+    classifier_accuracy = accuracy(classifier.module, *digits.test)
     runs, seconds_per_seed, figure_settings = [], [], {}
     for seed in seeds:
-        seed_start = time.perf_counter()
+        seed_seconds = 0.0
         for q in quadrants:
-            start = time.perf_counter()
             setting = train_setting(q, profile=profile, seed=seed, mnist=mnist,
                                     checkpoint_directory=checkpoint_directory, progress=progress)
-            evaluation = evaluate_setting(setting, profile)
+            evaluation = evaluate_setting_cached(setting, profile)
             numbers = evaluation["numbers"]
-            seconds = time.perf_counter() - start
+            # Time to make this run from scratch, also when its parts were loaded: the training
+            # times stored in the checkpoints plus the evaluation time stored with its numbers.
+            seconds = setting.baseline.seconds + setting.cvae.seconds + evaluation["seconds"]
+            seed_seconds += seconds
+            quality = setting_quality(classifier.module, setting.cvae.module, setting.baseline.module,
+                                      setting.data.test, QUALITY_SAMPLES, seed=seed)
             runs.append({
                 "seed": seed, "quadrants": q, "numbers": numbers, "curves": evaluation["curves"],
+                "quality": quality,
                 "epochs_baseline": setting.baseline.epochs_run, "epochs_cvae": setting.cvae.epochs_run,
                 "best_epoch_baseline": setting.baseline.best_epoch,
                 "best_epoch_cvae": setting.cvae.best_epoch,
                 "train_seconds_baseline": setting.baseline.seconds,
                 "train_seconds_cvae": setting.cvae.seconds,
                 "loaded_from_checkpoint": setting.baseline.loaded and setting.cvae.loaded,
-                "seconds": seconds, "test_images": len(setting.data.test),
+                "evaluation_seconds": evaluation["seconds"], "seconds": seconds,
+                "torch_threads": torch.get_num_threads(), "test_images": len(setting.data.test),
                 "data_sizes": setting.data.sizes(),
             })
             log(f"seed {seed}, {q} quadrant(s): " + ", ".join(f"{k} {v:.2f}" for k, v in numbers.items())
                 + f" ({seconds:.0f} s)")
             if seed == seeds[0]:
                 figure_settings[q] = setting
-        seconds_per_seed.append(time.perf_counter() - seed_start)
+        seconds_per_seed.append(seed_seconds)
     results = build_results(profile, seeds, quadrants, runs, seconds_per_seed)
+    results["classifier"] = {"test_accuracy": classifier_accuracy, "epochs": classifier.epochs_run,
+                             "seed": classifier.config["seed"]}
     results["figures"] = write_figures(figure_settings, runs, out)
     atomic_write_json(results, out / "cll.json")
     atomic_write_text(render_table_markdown(results), out / "cll.md")
+    atomic_write_text(render_quality_markdown(results), out / "quality.md")
     return results
 
 

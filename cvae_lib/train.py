@@ -300,47 +300,86 @@ def train_or_load_cvae(data: QuadrantData, baseline: TrainedModel, *, profile=No
         checkpoint_path = default_checkpoint_path("cvae", data.num_quadrants, profile, seed)
 
     def train(cvae):
-        objective = CVAEObjective(cvae, elbo)
-        train_guess = baseline_guesses(baseline.module, data.train)
-        val_guess = baseline_guesses(baseline.module, data.val)
-        snap_inputs = data.val.inputs[:SNAPSHOT_IMAGES]
-        snap_noise = torch.randn((1, snap_inputs.shape[0], z_dim),
-                                 generator=torch.Generator().manual_seed(seed))
-
-        def snapshot(epoch):
-            return cvae.sample_completions(snap_inputs, val_guess[:SNAPSHOT_IMAGES], 1,
-                                           noise=snap_noise)[:, 0]
-
-        result = fit(objective, (data.train.inputs, data.train.targets, train_guess),
-                     (data.val.inputs, data.val.targets, val_guess), lr=lr, max_epochs=profile.max_epochs,
-                     patience=profile.patience, batch_size=profile.batch_size, progress=progress,
-                     on_epoch_end=snapshot, desc=f"CVAE, {data.num_quadrants} quadrant(s)")
-        return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs}
+        return _fit_cvae(cvae, data, baseline, lr=lr, elbo=elbo, profile=profile, seed=seed, progress=progress)
 
     return _train_or_load(config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x), train,
                           checkpoint_path)
 
 
+def _fit_cvae(cvae: CVAE, data: QuadrantData, baseline: TrainedModel, *, lr: float, elbo: str,
+              profile: RunProfile, seed: int, progress: bool) -> tuple[FitResult, dict]:
+    objective = CVAEObjective(cvae, elbo)
+    train_guess = baseline_guesses(baseline.module, data.train)
+    val_guess = baseline_guesses(baseline.module, data.val)
+    snap_inputs = data.val.inputs[:SNAPSHOT_IMAGES]
+    snap_noise = torch.randn((1, snap_inputs.shape[0], cvae.z_dim), generator=torch.Generator().manual_seed(seed))
+
+    def snapshot(epoch):
+        return cvae.sample_completions(snap_inputs, val_guess[:SNAPSHOT_IMAGES], 1, noise=snap_noise)[:, 0]
+
+    result = fit(objective, (data.train.inputs, data.train.targets, train_guess),
+                 (data.val.inputs, data.val.targets, val_guess), lr=lr, max_epochs=profile.max_epochs,
+                 patience=profile.patience, batch_size=profile.batch_size, progress=progress,
+                 on_epoch_end=snapshot, desc=f"CVAE, {data.num_quadrants} quadrant(s)")
+    return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs}
+
+
+def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, first_stage: TrainedModel, *,
+                                 lr: float = 1e-4, profile=None, checkpoint_path="default",
+                                 progress: bool = True) -> TrainedModel:
+    """The second stage of a step learning-rate schedule: continue a trained CVAE at a lower rate.
+
+    Starts from ``first_stage``'s weights (a fresh Adam) and trains with the same early stopping
+    until the validation loss stops improving again. Saved as ``cvae_lr<lr>.pt`` beside the first
+    stage; its configuration includes the first stage's, so a changed first stage is noticed.
+    """
+    profile = get_profile(profile)
+    if not 0 < lr < first_stage.config["lr"]:
+        raise ValueError(f"the second stage needs a lower learning rate than the first "
+                         f"({first_stage.config['lr']}), got {lr!r}")
+    config = {**first_stage.config, "kind": "cvae_continued", "lr": lr, "first_stage": first_stage.config,
+              "first_stage_epochs": first_stage.epochs_run}
+    if checkpoint_path == "default":
+        checkpoint_path = default_checkpoint_path(f"cvae_lr{lr:g}", data.num_quadrants, profile, config["seed"])
+
+    def train(cvae):
+        return _fit_cvae(cvae, data, baseline, lr=lr, elbo=config["elbo"], profile=profile, seed=config["seed"],
+                         progress=progress)
+
+    return _train_or_load(config, lambda: copy.deepcopy(first_stage.module), train, checkpoint_path)
+
+
+# The whole-digit models of chapters 6–8 are small side experiments (a sweep trains five of them):
+# they train for at most this many epochs, or the profile's limit if that is lower.
+DIGIT_MAX_EPOCHS = 10
+
+
 def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Module],
                               make_objective: Callable[[torch.nn.Module], object], *, model: dict,
                               profile=None, seed: int = 0, lr: float = 1e-3, checkpoint_path="default",
+                              max_epochs: int | None = None, checkpoint_directory=None,
                               progress: bool = True) -> TrainedModel:
     """Train-or-load for the models of whole digits (chapters 6–8): images and labels in, the
     same loop, checkpoints and configuration checks as the quadrant models.
 
     ``data`` is a :class:`~cvae_lib.data.DigitData`; ``model`` (a dict of the sizes and
     weights that define the model) is part of the configuration a checkpoint must match.
+    ``max_epochs`` lowers the profile's epoch limit (a sweep of many models uses it).
     """
     profile = get_profile(profile)
     if type(seed) is not int or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if max_epochs is not None and (type(max_epochs) is not int or max_epochs < 1):
+        raise ValueError(f"max_epochs must be a positive int or None, got {max_epochs!r}")
+    max_epochs = profile.max_epochs if max_epochs is None else min(max_epochs, profile.max_epochs)
     config = {"format": CHECKPOINT_FORMAT, "kind": name, "profile": profile.training_dict(), "seed": seed,
-              "lr": lr, "model": model, "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"}}
+              "lr": lr, "model": model, "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"},
+              "max_epochs": max_epochs}
     if checkpoint_path == "default":
-        checkpoint_path = checkpoint_dir() / profile.name / "digits" / f"seed{seed}" / f"{name}.pt"
+        checkpoint_path = checkpoint_dir(checkpoint_directory) / profile.name / "digits" / f"seed{seed}" / f"{name}.pt"
 
     def train(module):
-        result = fit(make_objective(module), data.train, data.val, lr=lr, max_epochs=profile.max_epochs,
+        result = fit(make_objective(module), data.train, data.val, lr=lr, max_epochs=max_epochs,
                      patience=profile.patience, batch_size=profile.batch_size, progress=progress, desc=name)
         return result, {}
 

@@ -7,7 +7,7 @@ import torch
 
 from cvae_lib.classifier_cvae import ClassifierCVAE, ClassifierCVAEObjective
 from cvae_lib.data import DigitData, mask_quadrants
-from cvae_lib.label_cvae import (LabelCVAE, LabelCVAEObjective, evaluate_label_cvae, mean_pairwise_distance,
+from cvae_lib.label_cvae import (LabelCVAE, LabelCVAEObjective, evaluate_digit_model, mean_pairwise_distance,
                                  standard_normal_kl)
 from cvae_lib.quality import DigitClassifier, ClassifierObjective, accuracy, complete, completion_quality, \
     prediction_entropy
@@ -49,7 +49,7 @@ def test_label_cvae_trains_and_generates_the_requested_shape(conditioning, digit
         lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, profile=TINY,
         checkpoint_path=tmp_path / "m.pt", progress=False)
     assert again.loaded
-    numbers = evaluate_label_cvae(again.module, *digits.test, num_samples=4)
+    numbers = evaluate_digit_model(again.module, *digits.test, num_samples=4)
     assert set(numbers) == {"reconstruction", "kl", "diversity"} and numbers["kl"] >= 0
 
 
@@ -145,3 +145,53 @@ def test_completion_quality_of_perfect_and_of_wrong_completions():
     completed = complete(inputs, blank.reshape(6, 4, 784))
     given = (inputs != -1).reshape(6, 1, 784).expand_as(completed)
     assert torch.equal(completed[given], inputs.reshape(6, 1, 784).expand_as(completed)[given])
+
+
+def test_digit_models_respect_an_epoch_cap_that_is_part_of_the_checkpoint(digits, tmp_path):
+    from cvae_lib.train import CheckpointError
+
+    make = lambda cap: train_or_load_digit_model(
+        "classifier", digits, lambda: DigitClassifier(hidden=16), ClassifierObjective, model={"hidden": 16},
+        profile=LONGER, max_epochs=cap, checkpoint_path=tmp_path / "c.pt", progress=False)
+    assert make(2).epochs_run == 2
+    with pytest.raises(CheckpointError, match="max_epochs"):
+        make(3)
+    with pytest.raises(ValueError, match="max_epochs"):
+        make(0)
+
+
+def test_beta_sweep_measures_every_beta_with_the_classifier(digits, tmp_path, monkeypatch):
+    from cvae_lib.label_cvae import beta_sweep, requested_digit_accuracy
+
+    monkeypatch.setenv("CVAE_CHECKPOINT_DIR", str(tmp_path))
+
+    class SaysThree:
+        def predict(self, images):
+            return torch.full(images.shape[:-2], 3)
+
+    points = beta_sweep(digits, (0.01, 1.0), classifier=SaysThree(), profile=TINY, num_samples=3)
+    assert [p.beta for p in points] == [0.01, 1.0]
+    for point in points:
+        assert set(point.numbers) == {"reconstruction", "kl", "diversity", "fidelity"}
+        assert point.numbers["fidelity"] == pytest.approx(0.1)  # only the row that asked for a 3
+        assert point.trained.path.name == f"label_cvae_add_beta{point.beta:g}.pt"
+    # a small β leaves the codes freer: more KL than with β = 1
+    assert points[0].numbers["kl"] > points[1].numbers["kl"]
+    assert requested_digit_accuracy(SaysThree(), torch.zeros(10, 2, 28, 28)) == pytest.approx(0.1)
+
+
+def test_classifier_cvae_generates_the_requested_digits():
+    model = ClassifierCVAE(z_dim=4, hidden=32)
+    samples = model.generate(torch.tensor([1, 7]), num_samples=3, seed=0)
+    assert samples.shape == (2, 3, 28, 28)
+    again = model.generate(torch.tensor([1, 7]), num_samples=3, seed=0)
+    assert torch.equal(samples, again)
+    assert not torch.allclose(samples[0], samples[1])  # same z, different digit
+
+
+def test_identity_switches_finds_inputs_read_as_both_digits():
+    from cvae_lib.quality import identity_switches
+
+    labels = torch.tensor([[3, 3, 3], [3, 5, 3], [4, 4, 9], [5, 5, 5], [5, 3, 1]])
+    assert identity_switches(labels, pairs=((3, 5), (4, 9)), count=3) == [(1, (3, 5)), (4, (3, 5)), (2, (4, 9))]
+    assert identity_switches(labels, pairs=((3, 5),), count=1) == [(1, (3, 5))]

@@ -70,6 +70,48 @@ def test_the_same_command_gives_the_same_numbers_and_reuses_checkpoints(tiny_run
     assert loaded["runs"][0]["numbers"] == first["runs"][3]["numbers"]
 
 
+def test_the_gap_is_baseline_minus_the_best_importance_sampling_estimate(tiny_run):
+    _, results = tiny_run
+    for q, pixels in (("1", 588), ("3", 196)):
+        gap, column = results["gap"][q], results["table"][q]
+        per_image = [b - c for b, c in zip(column["baseline_nll"]["per_seed"], column["cvae_is_20"]["per_seed"])]
+        assert gap["estimator"] == "cvae_is_20" and gap["output_pixels"] == pixels
+        assert gap["nats_per_image"]["per_seed"] == pytest.approx(per_image)
+        assert gap["nats_per_output_pixel"]["mean"] == pytest.approx(sum(per_image) / 2 / pixels)
+    assert "gap: baseline − CVAE IS (S = 20), per output pixel" in reproduce.render_table_markdown(results)
+
+
+def test_completion_quality_is_stored_per_seed_with_the_classifier(tiny_run):
+    base, results = tiny_run
+    assert 0 <= results["classifier"]["test_accuracy"] <= 1
+    for q in ("1", "3"):
+        column = results["quality"][q]
+        assert list(column) == list(reproduce.QUALITY_KEYS)
+        per_seed = [run["quality"]["cvae_top_k_accuracy"] for run in results["runs"] if str(run["quadrants"]) == q]
+        assert column["cvae_top_k_accuracy"]["per_seed"] == per_seed
+        # the true digit among K samples is at least as likely as the one most likely completion
+        assert all(0 <= v <= 1 for v in per_seed)
+        assert column["cvae_best_of_k_mse"]["mean"] >= 0
+    assert (base / "out" / "quality.md").read_text() == reproduce.render_quality_markdown(results)
+    assert (base / "ckpt" / "tiny" / "digits" / "seed0" / "digit_classifier.pt").exists()
+
+
+def test_evaluations_are_reused_only_while_the_checkpoints_are_unchanged(tiny_run, tmp_path):
+    base, first = tiny_run
+    cache = base / "ckpt" / "tiny" / "q3" / "seed1" / reproduce.EVALUATION_CACHE
+    stored = json.loads(cache.read_text())
+    assert stored["evaluation"]["numbers"] == first["runs"][3]["numbers"]
+    stored["evaluation"]["numbers"]["baseline_nll"] = -1.0  # a marker: only the cache can produce it
+    cache.write_text(json.dumps(stored))
+    run = lambda: reproduce.reproduce(profile=MNIST_TINY, quadrants=[3], seeds=[1], out=tmp_path,
+                                      checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    assert run()["runs"][0]["numbers"]["baseline_nll"] == -1.0
+    stored["key"]["checkpoints_sha256"][1] = "0" * 64  # as if the CVAE had been retrained
+    cache.write_text(json.dumps(stored))
+    assert run()["runs"][0]["numbers"] == first["runs"][3]["numbers"]
+    assert json.loads(cache.read_text())["evaluation"]["numbers"] == first["runs"][3]["numbers"]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cvae_lib", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
@@ -111,3 +153,23 @@ def test_cli_reproduces_the_fast_profile_end_to_end(tmp_path):
     assert column["cvae_is_100"]["mean"] < column["baseline_nll"]["mean"]
     assert (tmp_path / "res" / "predictions_q3.png").exists()
     assert (tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
+
+
+def test_the_learning_rate_ablation_continues_the_published_model(tiny_run, tmp_path):
+    from cvae_lib.ablation import lr_step_ablation, render_ablation_markdown
+
+    base, first = tiny_run
+    results = lr_step_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-4, out=tmp_path,
+                               checkpoint_directory=base / "ckpt", progress=False)
+    (published, published_numbers), (stepped, stepped_numbers) = [
+        (v, v["numbers"]) for v in results["variants"].values()]
+    run = next(r for r in first["runs"] if r["seed"] == 0 and r["quadrants"] == 3)
+    assert published_numbers == run["numbers"]  # the same model, evaluation reused
+    assert stepped["epochs"] > published["epochs"]
+    assert stepped_numbers["baseline_nll"] == published_numbers["baseline_nll"]
+    assert stepped_numbers["cvae_neg_elbo"] != published_numbers["cvae_neg_elbo"]
+    assert (tmp_path / "ablation.md").read_text() == render_ablation_markdown(results)
+    assert (base / "ckpt" / "tiny" / "q3" / "seed0" / "cvae_lr0.0001.pt").exists()
+    with pytest.raises(ValueError, match="lower learning rate"):
+        lr_step_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-2, out=tmp_path,
+                         checkpoint_directory=base / "ckpt", progress=False)
