@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .reproduce import (TrainedSetting, estimator_keys, estimator_label, evaluate_setting_cached,
+from .reproduce import (TrainedSetting, estimator_label, evaluate_setting_cached,
                         library_versions, machine_description, train_setting)
 from .settings import get_profile
 from .train import train_or_load_cvae_continued
@@ -47,7 +47,7 @@ def lr_step_ablation(num_quadrants: int = 1, *, profile=None, seed: int = 0, sec
 
 def render_ablation_markdown(results: dict) -> str:
     names = list(results["variants"])
-    keys = estimator_keys(get_profile(results["profile"]))[1:]  # the baseline is the same in both
+    keys = [k for k in results["variants"][names[0]]["numbers"] if k != "baseline_nll"]  # same baseline in both
     lines = ["| CVAE training | epochs | " + " | ".join(estimator_label(k).replace("CVAE: ", "") for k in keys) + " |",
              "|---|---:|" + "---:|" * len(keys)]
     for name in names:

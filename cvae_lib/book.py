@@ -85,7 +85,8 @@ def numbers_markdown(rows: dict[str, dict], columns: dict[str, str], digits: int
 
     lines = ["| | " + " | ".join(columns.values()) + " |", "|---|" + "---:|" * len(columns)]
     for label, numbers in rows.items():
-        lines.append(f"| {label} | " + " | ".join(f"{numbers[key]:.{digits}f}" for key in columns) + " |")
+        cell = label.replace("|", "\\|")  # a label such as "q(z | x)" must not split the row
+        lines.append(f"| {cell} | " + " | ".join(f"{numbers[key]:.{digits}f}" for key in columns) + " |")
     return Markdown("\n".join(lines))
 
 

@@ -115,7 +115,7 @@ def mean_pairwise_distance(samples: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_digit_model(model, images, labels, num_samples: int = 10, seed: int = 0, classifier=None) -> dict:
+def evaluate_digit_model(model, images, labels, num_samples: int = 50, seed: int = 0, classifier=None) -> dict:
     """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
     for the models of chapters 6 and 7 (anything with ``loss_terms`` and ``generate``).
 
@@ -166,7 +166,7 @@ class SweepPoint:
 
 def beta_sweep(data, betas=SWEEP_BETAS, *, classifier=None, conditioning: str = "add",
                encoder_sees_label: bool = False, profile=None,
-               seed: int = 0, num_samples: int = 10, max_epochs: int | None = DIGIT_MAX_EPOCHS,
+               seed: int = 0, num_samples: int = 50, max_epochs: int | None = DIGIT_MAX_EPOCHS,
                progress: bool = False) -> list[SweepPoint]:
     """Train-or-load one model per β and measure each: the diversity–fidelity trade-off."""
     points = []

@@ -332,6 +332,6 @@ def plot_identity_switches(split, found, samples, sample_labels):
             axes[row, c + 2].set_title(str(label), fontsize=8, color="black" if label == truth else "#d62728", pad=1)
         _row_label(axes[row, 0], f"{pair[0]}↔{pair[1]}")
     axes[0, 0].set_title("input", fontsize=8)
-    axes[0, 1].set_title(f"truth", fontsize=8)
+    axes[0, 1].set_title("truth", fontsize=8)
     fig.tight_layout(pad=0.3)
     return fig

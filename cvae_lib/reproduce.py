@@ -378,7 +378,7 @@ def reproduce(profile=None, quadrants=(1, 2, 3), seeds=(0,), out="results", root
                 "train_seconds_cvae": setting.cvae.seconds,
                 "loaded_from_checkpoint": setting.baseline.loaded and setting.cvae.loaded,
                 "evaluation_seconds": evaluation["seconds"], "seconds": seconds,
-                "torch_threads": torch.get_num_threads(), "test_images": len(setting.data.test),
+                "test_images": len(setting.data.test),
                 "data_sizes": setting.data.sizes(),
             })
             log(f"seed {seed}, {q} quadrant(s): " + ", ".join(f"{k} {v:.2f}" for k, v in numbers.items())
@@ -404,9 +404,12 @@ README_END = "<!-- cll-table:end -->"
 def readme_results_section(results: dict) -> str:
     """The block of README.md between the markers: the table and how it was made."""
     minutes = results["seconds_per_seed"] / 60
+    by_seed = results.get("seconds_by_seed", {})
+    detail = (" (" + ", ".join(f"seed {seed}: {seconds / 60:.0f}" for seed, seconds in by_seed.items()) + ")"
+              if len(by_seed) > 1 else "")
     return (f"{README_START}\n{render_table_markdown(results)}\n"
-            f"One seed of this run (3 settings: baseline, CVAE and evaluation) took {minutes:.0f} minutes "
-            f"on {results['machine']}.\n{README_END}")
+            f"One seed of this run (3 settings: baseline, CVAE and evaluation) took {minutes:.0f} minutes on "
+            f"average{detail} on {results['machine']}.\n{README_END}")
 
 
 def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> bool:

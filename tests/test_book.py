@@ -23,8 +23,8 @@ def site(tmp_path_factory):
     return out / "_build" / "html"
 
 
-def test_the_toc_lists_the_five_chapters_and_the_references():
-    assert len(NOTEBOOK_PAGES) == 6  # introduction + five chapters
+def test_the_toc_lists_the_eight_chapters_and_the_references():
+    assert len(NOTEBOOK_PAGES) == 9  # introduction + eight chapters
     assert CHAPTERS[-1] == "book/references"
 
 
@@ -59,6 +59,7 @@ def test_the_evaluation_page_renders_the_computed_table(site):
     table = html[html.index("negative CLL (nats per image)") - 2000:]
     assert "<table" in table and "importance sampling" in table
     assert "Pyro tutorial" in html and "100.4" in html
+    assert "completion measure (test set)" in html and "true digit among K = 10 samples" in html
 
 
 def test_references_are_rendered(site):
