@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from .reproduce import (RESULTS_FORMAT, TrainedSetting, estimator_keys, estimator_label, load_results,
-                        render_quality_markdown, render_table_markdown, reproduce)
+                        render_quality_markdown, render_table_markdown, reproduce, reproduction_time_sentence)
 from .settings import RunProfile, checkpoint_dir, data_root, get_profile, project_root, results_dir
 
 # Published numbers of Pyro's CVAE tutorial (examples/cvae, README table; test-set nats per image).
@@ -217,6 +217,20 @@ def execute_notebooks(profile: RunProfile | str | None = None, notebooks=None, t
         log(f"{path.name}: {seconds[path.stem]:.0f} s")
     atomic_write_json(timings, timings_path)
     return timings
+
+
+def published_run_markdown():
+    """How long the published (``full``) reproduction took, read from its ``cll.json``."""
+    from IPython.display import Markdown
+
+    path = results_dir("full") / "cll.json"
+    if not path.exists():
+        return Markdown("*No published results yet: run `make reproduce`.*")
+    results = load_results(path)
+    seeds = ", ".join(map(str, results["seeds"]))
+    return Markdown(f"The published numbers (`results/cll.json`, seeds {seeds}) come from "
+                    f"`python -m cvae_lib reproduce --profile full --seeds {' '.join(map(str, results['seeds']))}`. "
+                    + reproduction_time_sentence(results))
 
 
 def timings_markdown(profile_names=("fast", "full")):

@@ -401,15 +401,22 @@ README_START = "<!-- cll-table:start (written by `python -m cvae_lib update-read
 README_END = "<!-- cll-table:end -->"
 
 
-def readme_results_section(results: dict) -> str:
-    """The block of README.md between the markers: the table and how it was made."""
+def reproduction_time_sentence(results: dict) -> str:
+    """How long one seed of the stored run took, in words (README and introduction)."""
     minutes = results["seconds_per_seed"] / 60
     by_seed = results.get("seconds_by_seed", {})
-    detail = (" (" + ", ".join(f"seed {seed}: {seconds / 60:.0f}" for seed, seconds in by_seed.items()) + ")"
-              if len(by_seed) > 1 else "")
+    if len(by_seed) > 1:
+        detail = " (" + ", ".join(f"seed {seed}: {seconds / 60:.0f}" for seed, seconds in by_seed.items()) + ")"
+        took = f"took {minutes:.0f} minutes on average{detail}"
+    else:
+        took = f"took {minutes:.0f} minutes"
+    return f"One seed of this run (3 settings: baseline, CVAE and evaluation) {took} on {results['machine']}."
+
+
+def readme_results_section(results: dict) -> str:
+    """The block of README.md between the markers: the table and how it was made."""
     return (f"{README_START}\n{render_table_markdown(results)}\n"
-            f"One seed of this run (3 settings: baseline, CVAE and evaluation) took {minutes:.0f} minutes on "
-            f"average{detail} on {results['machine']}.\n{README_END}")
+            f"{reproduction_time_sentence(results)}\n{README_END}")
 
 
 def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> bool:
