@@ -120,6 +120,17 @@ from cvae_lib.book import timings_markdown
 
 timings_markdown()
 ''', tags=IGNORE),
+    md(r"""
+**How long the published run takes.** The chapters above load trained models; training them is
+the long part. The whole published table (three settings, three seeds, with the
+importance-sampling evaluation) is one command, and its stored results say how long it took
+(seeds run side by side on one machine share its cores, so each of them takes longer):
+"""),
+    code('''
+from cvae_lib.book import published_run_markdown
+
+published_run_markdown()
+''', tags=IGNORE),
 ])
 
 # ----------------------------------------------------------------------------------------------
@@ -1036,11 +1047,11 @@ table = results["quality"]
 mean = lambda q, key: table[str(q)][key]["mean"]
 Markdown(
     f"With one input quadrant the baseline's completion is read as the right digit for "
-    f"{100 * mean(1, 'baseline_accuracy'):.0f}% of the test images and the CVAE's most likely completion for "
-    f"{100 * mean(1, 'cvae_mode_accuracy'):.0f}%; the true digit is among ten CVAE samples for "
-    f"{100 * mean(1, 'cvae_top_k_accuracy'):.0f}%. With three input quadrants these are "
-    f"{100 * mean(3, 'baseline_accuracy'):.0f}%, {100 * mean(3, 'cvae_mode_accuracy'):.0f}% and "
-    f"{100 * mean(3, 'cvae_top_k_accuracy'):.0f}%. The entropy of the digit across samples falls from "
+    f"{100 * mean(1, 'baseline_accuracy'):.1f}% of the test images and the CVAE's most likely completion for "
+    f"{100 * mean(1, 'cvae_mode_accuracy'):.1f}%; the true digit is among ten CVAE samples for "
+    f"{100 * mean(1, 'cvae_top_k_accuracy'):.1f}%. With three input quadrants these are "
+    f"{100 * mean(3, 'baseline_accuracy'):.1f}%, {100 * mean(3, 'cvae_mode_accuracy'):.1f}% and "
+    f"{100 * mean(3, 'cvae_top_k_accuracy'):.1f}%. The entropy of the digit across samples falls from "
     f"{mean(1, 'cvae_label_entropy'):.2f} to {mean(3, 'cvae_label_entropy'):.2f} nats as more is given, and "
     f"the best of ten samples has a squared error of {mean(1, 'cvae_best_of_k_mse'):.3f} per output pixel "
     f"against the baseline's {mean(1, 'baseline_mse'):.3f} (one quadrant given).")
