@@ -7,7 +7,7 @@ SEEDS ?= 0
 # the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce publish benchmark book book-execute clean
+.PHONY: setup test reproduce ablation publish benchmark book book-execute clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,14 @@ reproduce: setup
 	$(PY) -m cvae_lib reproduce --profile $(PROFILE) --seeds $(SEEDS) --out $(OUT)
 	@if [ "$(PROFILE)" = full ] && [ "$(OUT)" = results ]; then $(PY) -m cvae_lib update-readme; fi
 
+## ablation: step schedule and KL annealing for 1 quadrant, seed 0 (results/ablation.*)
+ablation: setup
+	$(PY) -m cvae_lib ablation --profile $(PROFILE) --out $(OUT) --no-progress
+
 ## publish: everything the published book shows: full results for three seeds, notebooks, site
 publish:
 	$(MAKE) reproduce PROFILE=full SEEDS="0 1 2" OUT=results
+	$(MAKE) ablation PROFILE=full OUT=results
 	$(MAKE) book-execute PROFILE=full
 	$(MAKE) book
 

@@ -64,15 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                       help="only these notebooks (default: all of book/)")
     ablation = commands.add_parser(
-        "ablation", help="continue a trained CVAE at a lower learning rate and compare the CLL",
-        description="Load (or train) the CVAE of one setting and seed, continue it at a lower learning "
-                    "rate with the same early stopping (a step schedule), evaluate both and write "
+        "ablation", help="compare training schedules (lower learning rate, KL annealing) by their CLL",
+        description="Load (or train) the CVAE of one setting and seed; continue it at a lower learning "
+                    "rate with the same early stopping (a step schedule); train one with the KL weight "
+                    "annealed, and continue that one too; evaluate all four and write "
                     "DIR/ablation.json and DIR/ablation.md.")
     ablation.add_argument("--profile", choices=sorted(PROFILES), default=None,
                           help="run size; default: $CVAE_PROFILE, else full")
     ablation.add_argument("--quadrants", type=_quadrant, default=1, metavar="Q", help="setting (default: 1)")
     ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
     ablation.add_argument("--lr", type=float, default=1e-4, help="learning rate of the second step (default: 1e-4)")
+    ablation.add_argument("--kl-warmup", type=int, default=10, metavar="EPOCHS",
+                          help="epochs over which the KL weight rises linearly to 1 (default: 10)")
     ablation.add_argument("--out", default=None, metavar="DIR",
                           help="output folder (default: results/ for full, results/<profile>/ otherwise)")
     ablation.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -107,15 +110,15 @@ def main(argv=None) -> int:
         print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures "
               f"({results['seconds_per_seed']:.0f} s per seed)")
     elif args.command == "ablation":
-        from .ablation import lr_step_ablation
+        from .ablation import training_ablation
         from .data import MNISTNotFoundError
         from .settings import results_dir
         from .train import CheckpointError
 
         out = args.out if args.out is not None else results_dir(args.profile)
         try:
-            results = lr_step_ablation(args.quadrants, profile=args.profile, seed=args.seed, second_lr=args.lr,
-                                       out=out, progress=not args.no_progress)
+            results = training_ablation(args.quadrants, profile=args.profile, seed=args.seed, second_lr=args.lr,
+                                        kl_warmup_epochs=args.kl_warmup, out=out, progress=not args.no_progress)
         except (MNISTNotFoundError, CheckpointError, ValueError) as exc:
             print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
             return 1

@@ -167,12 +167,17 @@ class CVAE(nn.Module):
 
     # -- Pyro ----------------------------------------------------------------------------
     def model(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-              y_hat: torch.Tensor | None = None) -> torch.Tensor:
-        """p(z|x) p(y|x,z). ``y_hat`` is the baseline's guess for the missing pixels."""
+              y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
+        """p(z|x) p(y|x,z). ``y_hat`` is the baseline's guess for the missing pixels.
+
+        ``kl_weight`` scales the z site in model and guide alike, i.e. the KL term of the ELBO;
+        1 is the true ELBO, smaller values are only used while annealing (chapter 5's ablation).
+        """
         pyro.module("prior_net", self.prior_net)
         pyro.module("generation_net", self.generation_net)
         with pyro.plate("data", inputs.shape[0]):
-            z = pyro.sample("z", self.prior(inputs, y_hat))
+            with pyro.poutine.scale(scale=kl_weight):
+                z = pyro.sample("z", self.prior(inputs, y_hat))
             likelihood = self.likelihood(z, inputs)
             if targets is None:
                 # Predicting: report probabilities; a 0/1 sample would discard the grey levels.
@@ -181,10 +186,10 @@ class CVAE(nn.Module):
             return pyro.sample("y", likelihood, obs=observed)
 
     def guide(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-              y_hat: torch.Tensor | None = None) -> torch.Tensor:
+              y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
         """q(z|x,y) when the target is known; the prior network when it is not."""
         pyro.module("recognition_net", self.recognition_net)
-        with pyro.plate("data", inputs.shape[0]):
+        with pyro.plate("data", inputs.shape[0]), pyro.poutine.scale(scale=kl_weight):
             if targets is None:
                 pyro.module("prior_net", self.prior_net)
                 return pyro.sample("z", self.prior(inputs, y_hat))

@@ -58,19 +58,25 @@ class CVAEObjective:
     lowers the gradient variance; ``"trace"`` estimates it by sampling, as Pyro's
     tutorial does. Pyro's ``differentiable_loss`` gives a torch tensor, so the CVAE
     is optimised by the same loop and the same (fused) Adam as the baseline.
+
+    ``kl_weight`` multiplies the KL term in training steps only (KL annealing changes it
+    between epochs); validation always scores the true negative ELBO, weight 1.
     """
 
-    def __init__(self, cvae: CVAE, elbo: str = "meanfield"):
+    def __init__(self, cvae: CVAE, elbo: str = "meanfield", kl_weight: float = 1.0):
         if elbo not in ELBOS:
             raise ValueError(f"elbo must be one of {sorted(ELBOS)}, got {elbo!r}")
         self.module = cvae
+        self.kl_weight = kl_weight
         # pyro.module() registers the networks in Pyro's global parameter store; start
         # from an empty store so no entry from an earlier model lingers under the same name.
         pyro.clear_param_store()
         self.elbo = ELBOS[elbo]()
 
     def loss(self, inputs, targets, y_hat) -> torch.Tensor:
-        return self.elbo.differentiable_loss(self.module.model, self.module.guide, inputs, targets, y_hat)
+        kl_weight = self.kl_weight if self.module.training else 1.0
+        return self.elbo.differentiable_loss(self.module.model, self.module.guide, inputs, targets, y_hat,
+                                             kl_weight=kl_weight)
 
 
 def make_adam(parameters, lr: float) -> torch.optim.Adam:
@@ -105,8 +111,9 @@ def _batches(tensors: Sequence[torch.Tensor], batch_size: int, shuffle: bool):
 def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *, lr: float,
         max_epochs: int, patience: int, batch_size: int, progress: bool = True,
         on_epoch_end: Callable[[int], object] | None = None, desc: str = "training",
-        device: str | torch.device | None = None) -> FitResult:
-    """Train with Adam until the validation loss has not improved for ``patience`` epochs.
+        device: str | torch.device | None = None, min_epochs: int = 0) -> FitResult:
+    """Train with Adam until the validation loss has not improved for ``patience`` epochs
+    (and at least ``min_epochs`` epochs have run).
 
     ``train`` and ``val`` are tuples of tensors that are batched together and passed
     to ``objective.loss``, which returns the summed loss of the batch. Losses in the
@@ -153,7 +160,7 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
         if row["val_loss"] < best_loss:
             best_loss, best_epoch = row["val_loss"], epoch
             best_state = copy.deepcopy(module.state_dict())
-        elif epoch - best_epoch >= patience:
+        elif epoch - best_epoch >= patience and epoch >= min_epochs:
             break
     bar.close()
     module.load_state_dict(best_state)
@@ -281,46 +288,62 @@ def baseline_guesses(baseline: BaselineNet, split: QuadrantSplit) -> torch.Tenso
 
 
 def train_or_load_cvae(data: QuadrantData, baseline: TrainedModel, *, profile=None, seed: int = 0,
-                       lr: float = 1e-3, elbo: str = "meanfield", checkpoint_path="default",
-                       progress: bool = True, z_dim: int = 200, hidden_1: int = 500,
-                       hidden_2: int = 500, generation_uses_x: bool = True) -> TrainedModel:
+                       lr: float = 1e-3, elbo: str = "meanfield", kl_warmup_epochs: int = 0,
+                       checkpoint_path="default", progress: bool = True, z_dim: int = 200,
+                       hidden_1: int = 500, hidden_2: int = 500,
+                       generation_uses_x: bool = True) -> TrainedModel:
     """Load the CVAE from ``checkpoint_path`` if it exists and matches; else train and save.
 
     ``baseline`` is the trained baseline of the same setting; its guesses feed the
     prior network. The training loop also stores, after every epoch, completions of
     a few fixed validation images with fixed noise: the frames of the training video.
+    ``kl_warmup_epochs = n > 0`` anneals the KL weight linearly, 1/n, 2/n, … 1 over the
+    first n epochs (early stopping waits until it reaches 1); 0, the default, never does.
     """
     profile = get_profile(profile)
+    if type(kl_warmup_epochs) is not int or kl_warmup_epochs < 0:
+        raise ValueError(f"kl_warmup_epochs must be a non-negative int, got {kl_warmup_epochs!r}")
     model = {"z_dim": z_dim, "hidden_1": hidden_1, "hidden_2": hidden_2,
              "generation_uses_x": generation_uses_x}
     config = _base_config("cvae", data, profile, seed, lr, model)
     config["elbo"] = elbo
+    if kl_warmup_epochs:  # only when used, so that checkpoints made before the option still match
+        config["kl_warmup_epochs"] = kl_warmup_epochs
     config["baseline"] = baseline.config
     if checkpoint_path == "default":
         checkpoint_path = default_checkpoint_path("cvae", data.num_quadrants, profile, seed)
 
     def train(cvae):
-        return _fit_cvae(cvae, data, baseline, lr=lr, elbo=elbo, profile=profile, seed=seed, progress=progress)
+        return _fit_cvae(cvae, data, baseline, lr=lr, elbo=elbo, profile=profile, seed=seed, progress=progress,
+                         kl_warmup_epochs=kl_warmup_epochs)
 
     return _train_or_load(config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x), train,
                           checkpoint_path)
 
 
+def kl_weight_schedule(epoch: int, warmup_epochs: int) -> float:
+    """The KL weight in (1-based) ``epoch``: linear from 1/n to 1 over n warm-up epochs, then 1."""
+    return 1.0 if warmup_epochs <= 0 else min(1.0, epoch / warmup_epochs)
+
+
 def _fit_cvae(cvae: CVAE, data: QuadrantData, baseline: TrainedModel, *, lr: float, elbo: str,
-              profile: RunProfile, seed: int, progress: bool) -> tuple[FitResult, dict]:
-    objective = CVAEObjective(cvae, elbo)
+              profile: RunProfile, seed: int, progress: bool,
+              kl_warmup_epochs: int = 0) -> tuple[FitResult, dict]:
+    objective = CVAEObjective(cvae, elbo, kl_weight=kl_weight_schedule(1, kl_warmup_epochs))
     train_guess = baseline_guesses(baseline.module, data.train)
     val_guess = baseline_guesses(baseline.module, data.val)
     snap_inputs = data.val.inputs[:SNAPSHOT_IMAGES]
     snap_noise = torch.randn((1, snap_inputs.shape[0], cvae.z_dim), generator=torch.Generator().manual_seed(seed))
 
     def snapshot(epoch):
+        objective.kl_weight = kl_weight_schedule(epoch + 1, kl_warmup_epochs)  # for the next epoch
         return cvae.sample_completions(snap_inputs, val_guess[:SNAPSHOT_IMAGES], 1, noise=snap_noise)[:, 0]
 
     result = fit(objective, (data.train.inputs, data.train.targets, train_guess),
                  (data.val.inputs, data.val.targets, val_guess), lr=lr, max_epochs=profile.max_epochs,
                  patience=profile.patience, batch_size=profile.batch_size, progress=progress,
-                 on_epoch_end=snapshot, desc=f"CVAE, {data.num_quadrants} quadrant(s)")
+                 on_epoch_end=snapshot, desc=f"CVAE, {data.num_quadrants} quadrant(s)",
+                 min_epochs=kl_warmup_epochs)
     return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs}
 
 
@@ -339,6 +362,7 @@ def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, fir
                          f"({first_stage.config['lr']}), got {lr!r}")
     config = {**first_stage.config, "kind": "cvae_continued", "lr": lr, "first_stage": first_stage.config,
               "first_stage_epochs": first_stage.epochs_run}
+    config.pop("kl_warmup_epochs", None)  # the second stage trains at full KL weight (see first_stage)
     if checkpoint_path == "default":
         checkpoint_path = default_checkpoint_path(f"cvae_lr{lr:g}", data.num_quadrants, profile, config["seed"])
 

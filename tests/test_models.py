@@ -119,3 +119,28 @@ def test_generation_net_can_ignore_x_as_in_the_tutorial():
     cvae = CVAE(z_dim=4, hidden_1=16, hidden_2=16, generation_uses_x=False)
     z = torch.randn(6, 4)
     assert torch.equal(cvae.generation_net(z, inputs), cvae.generation_net(z, torch.zeros_like(inputs)))
+
+
+@pytest.mark.parametrize("elbo", [pyro.infer.Trace_ELBO, pyro.infer.TraceMeanField_ELBO])
+def test_kl_weight_scales_only_the_kl_term(elbo):
+    _, inputs, targets = _batch(q=2)
+    cvae = CVAE(z_dim=4, hidden_1=32, hidden_2=16)
+    y_hat = torch.rand(6, 784)
+
+    def loss(kl_weight):
+        pyro.set_rng_seed(1)  # the same draw of z for every weight
+        return elbo().differentiable_loss(cvae.model, cvae.guide, inputs, targets, y_hat,
+                                          kl_weight=kl_weight).item()
+
+    pyro.set_rng_seed(1)
+    z = cvae.posterior(inputs, targets).rsample()
+    if elbo is pyro.infer.TraceMeanField_ELBO:  # analytic KL
+        kl = torch.distributions.kl_divergence(cvae.posterior(inputs, targets), cvae.prior(inputs, y_hat)).sum().item()
+    else:  # the sampled estimate log q(z) - log p(z) at the same z
+        kl = (cvae.posterior(inputs, targets).log_prob(z) - cvae.prior(inputs, y_hat).log_prob(z)).sum().item()
+    reconstruction = -cvae.likelihood(z, inputs).log_prob(targets.reshape(6, 784).clamp(min=0)).sum().item()
+    for weight in (1.0, 0.5, 0.1):
+        assert loss(weight) == pytest.approx(reconstruction + weight * kl, rel=1e-4)
+    pyro.set_rng_seed(1)
+    default = elbo().differentiable_loss(cvae.model, cvae.guide, inputs, targets, y_hat).item()
+    assert default == loss(1.0)  # weight 1, the default, is the unchanged ELBO

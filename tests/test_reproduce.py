@@ -155,21 +155,25 @@ def test_cli_reproduces_the_fast_profile_end_to_end(tmp_path):
     assert (tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
 
 
-def test_the_learning_rate_ablation_continues_the_published_model(tiny_run, tmp_path):
-    from cvae_lib.ablation import lr_step_ablation, render_ablation_markdown
+def test_the_training_ablation_compares_a_step_schedule_and_kl_annealing(tiny_run, tmp_path):
+    from cvae_lib.ablation import render_ablation_markdown, training_ablation
 
     base, first = tiny_run
-    results = lr_step_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-4, out=tmp_path,
-                               checkpoint_directory=base / "ckpt", progress=False)
-    (published, published_numbers), (stepped, stepped_numbers) = [
-        (v, v["numbers"]) for v in results["variants"].values()]
+    results = training_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-4, kl_warmup_epochs=2, out=tmp_path,
+                                checkpoint_directory=base / "ckpt", progress=False)
+    published, stepped, annealed, annealed_stepped = results["variants"].values()
     run = next(r for r in first["runs"] if r["seed"] == 0 and r["quadrants"] == 3)
-    assert published_numbers == run["numbers"]  # the same model, evaluation reused
-    assert stepped["epochs"] > published["epochs"]
-    assert stepped_numbers["baseline_nll"] == published_numbers["baseline_nll"]
-    assert stepped_numbers["cvae_neg_elbo"] != published_numbers["cvae_neg_elbo"]
+    assert published["numbers"] == run["numbers"]  # the same model, evaluation reused
+    assert stepped["epochs"] > published["epochs"] and annealed_stepped["epochs"] > annealed["epochs"]
+    assert len({v["numbers"]["baseline_nll"] for v in results["variants"].values()}) == 1
+    assert len({v["numbers"]["cvae_neg_elbo"] for v in results["variants"].values()}) == 4  # four models
     assert (tmp_path / "ablation.md").read_text() == render_ablation_markdown(results)
-    assert (base / "ckpt" / "tiny" / "q3" / "seed0" / "cvae_lr0.0001.pt").exists()
+    folder = base / "ckpt" / "tiny" / "q3" / "seed0"
+    for name in ("cvae_lr0.0001", "cvae_klwarmup2", "cvae_klwarmup2_lr0.0001"):
+        assert (folder / f"{name}.pt").exists() and (folder / f"evaluation_{name}.json").exists()
     with pytest.raises(ValueError, match="lower learning rate"):
-        lr_step_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-2, out=tmp_path,
-                         checkpoint_directory=base / "ckpt", progress=False)
+        training_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-2, out=tmp_path,
+                          checkpoint_directory=base / "ckpt", progress=False)
+    with pytest.raises(ValueError, match="kl_warmup_epochs"):
+        training_ablation(3, profile=MNIST_TINY, seed=0, kl_warmup_epochs=0, out=tmp_path,
+                          checkpoint_directory=base / "ckpt", progress=False)

@@ -65,3 +65,13 @@ def test_the_ablation_table_is_rendered_from_its_numbers():
         pytest.skip("no ablation stored")
     ablation = json.loads(path.read_text())
     assert (ROOT / "results" / "ablation.md").read_text() == render_ablation_markdown(ablation)
+
+
+def test_the_readme_quotes_the_stored_ablation():
+    from cvae_lib.ablation import ablation_summary
+
+    path = ROOT / "results" / "ablation.json"
+    if not path.exists():
+        pytest.skip("no ablation stored")
+    assert ablation_summary(json.loads(path.read_text())) in (ROOT / "README.md").read_text(), \
+        "README.md quotes other ablation numbers: copy the sentence of ablation_summary(results/ablation.json)"

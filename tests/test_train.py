@@ -1,8 +1,12 @@
+import dataclasses
+
+import pyro
 import pytest
 import torch
 from torch import nn
 
 from cvae_lib import train, util
+from cvae_lib.models import CVAE
 from cvae_lib.train import CheckpointError, fit, train_or_load_baseline, train_or_load_cvae
 from tests.helpers import TINY, synthetic_data
 
@@ -38,6 +42,19 @@ def test_early_stopping_restores_the_best_epoch():
     assert [row["val_loss"] for row in result.history] == [5.0, 4.0, 6.0, 7.0]
     assert objective.module.weight.item() == pytest.approx(weights[1])
     assert weights[3] != weights[1]
+
+
+def test_early_stopping_waits_for_min_epochs():
+    objective = ScriptedObjective([5.0, 4.0, 6.0, 7.0, 8.0, 9.0])
+
+    def on_epoch_end(epoch):
+        objective.epoch = epoch + 1
+
+    objective.epoch = 1
+    data = (torch.ones(32, 1),)
+    result = fit(objective, data, data, lr=0.1, max_epochs=6, patience=2, batch_size=8,
+                 progress=False, on_epoch_end=on_epoch_end, min_epochs=5)
+    assert result.epochs_run == 5 and result.best_epoch == 2  # patience alone would stop after 4
 
 
 def test_training_lowers_the_loss_and_is_deterministic(tmp_path):
@@ -122,3 +139,41 @@ def test_bad_seed_is_rejected():
 def test_unknown_elbo_is_rejected():
     with pytest.raises(ValueError, match="meanfield"):
         train.CVAEObjective(nn.Linear(1, 1), elbo="iwae")
+
+
+def test_kl_weight_schedule_rises_linearly_then_stays_at_one():
+    assert [train.kl_weight_schedule(epoch, 4) for epoch in range(1, 7)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert train.kl_weight_schedule(1, 0) == 1.0
+
+
+def test_the_cvae_objective_anneals_training_steps_but_validates_the_true_elbo():
+    data = synthetic_data()
+    cvae = CVAE(z_dim=4, hidden_1=32, hidden_2=32)
+    batch = (data.train.inputs[:16], data.train.targets[:16], torch.rand(16, 784))
+    objective = train.CVAEObjective(cvae, kl_weight=0.1)
+
+    def loss(training):
+        cvae.train(training)
+        pyro.set_rng_seed(0)
+        return objective.loss(*batch).item()
+
+    assert loss(training=True) < loss(training=False)  # 0.9 KL is left out of training steps only
+    objective.kl_weight = 1.0
+    assert loss(training=True) == loss(training=False)
+
+
+def test_kl_warmup_trains_at_least_the_warmup_epochs_and_is_part_of_the_checkpoint(tmp_path):
+    data = synthetic_data()
+    baseline = train_or_load_baseline(data, profile=TINY, checkpoint_path=None, progress=False)
+    patient = dataclasses.replace(TINY, max_epochs=6, patience=1)
+    path = tmp_path / "cvae.pt"
+    small = {"z_dim": 4, "hidden_1": 32, "hidden_2": 32}
+    annealed = train_or_load_cvae(data, baseline, profile=patient, kl_warmup_epochs=5, checkpoint_path=path,
+                                  progress=False, **small)
+    assert annealed.epochs_run >= 5 and annealed.config["kl_warmup_epochs"] == 5
+    with pytest.raises(CheckpointError, match="kl_warmup_epochs"):
+        train_or_load_cvae(data, baseline, profile=patient, checkpoint_path=path, progress=False, **small)
+    plain = train_or_load_cvae(data, baseline, profile=patient, checkpoint_path=None, progress=False, **small)
+    assert "kl_warmup_epochs" not in plain.config  # so checkpoints made before the option still load
+    with pytest.raises(ValueError, match="kl_warmup_epochs"):
+        train_or_load_cvae(data, baseline, profile=patient, kl_warmup_epochs=-1, checkpoint_path=None)
