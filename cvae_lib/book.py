@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .reproduce import (RESULTS_FORMAT, TrainedSetting, estimator_keys, estimator_label, load_results,
                         render_quality_markdown, render_table_markdown, reproduce, reproduction_time_sentence)
-from .settings import RunProfile, checkpoint_dir, data_root, get_profile, project_root, results_dir
+from .settings import (RunProfile, absolute_path_variables, checkpoint_dir, data_root, get_profile,
+                       project_root, results_dir)
 
 # Published numbers of Pyro's CVAE tutorial (examples/cvae, README table; test-set nats per image).
 # Their "CVAE (Monte Carlo)" row is the average negative ELBO: an upper bound, not a CLL estimate.
@@ -198,6 +199,7 @@ def execute_notebooks(profile: RunProfile | str | None = None, notebooks=None, t
 
     profile = get_profile(profile)
     os.environ["CVAE_PROFILE"] = profile.name  # the kernels inherit it
+    absolute_path_variables()  # the kernels start in book/, not here
     notebooks = [Path(p) for p in (notebooks or book_notebooks())]
     timings_path = project_root() / BOOK_DIR / TIMINGS_FILE
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
@@ -210,7 +212,7 @@ def execute_notebooks(profile: RunProfile | str | None = None, notebooks=None, t
             atomic_write_json(timings, timings_path)
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds[path.stem] = round(time.perf_counter() - start, 1)
         atomic_write_text(nbformat.writes(nb) + "\n", path)

@@ -104,6 +104,18 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or project_root() / "data")
 
 
+def absolute_path_variables() -> None:
+    """Turn a relative ``$CVAE_DATA_DIR`` or ``$CVAE_CHECKPOINT_DIR`` into an absolute path.
+
+    They mean "relative to where the command was typed"; the notebooks' kernels start in
+    ``book/`` and would otherwise look one folder too deep.
+    """
+    for name in (DATA_DIR_ENV, CHECKPOINT_DIR_ENV):
+        value = os.environ.get(name)
+        if value and not Path(value).is_absolute():
+            os.environ[name] = str(Path(value).resolve())
+
+
 def checkpoint_dir(directory: str | os.PathLike | None = None) -> Path:
     """Checkpoints: the argument, else ``$CVAE_CHECKPOINT_DIR``, else ``<project>/checkpoints``."""
     if directory is not None:

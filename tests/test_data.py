@@ -115,6 +115,16 @@ def test_profile_from_environment(monkeypatch):
         settings.get_profile()
 
 
+def test_relative_path_variables_are_made_absolute_for_the_notebook_kernels(monkeypatch, tmp_path):
+    # execute-book starts kernels in book/: a relative path typed at the root must still work there
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CVAE_DATA_DIR", "../shared/data")
+    monkeypatch.setenv("CVAE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    settings.absolute_path_variables()
+    assert settings.data_root() == (tmp_path / "../shared/data").resolve()
+    assert settings.checkpoint_dir() == tmp_path / "ckpt"
+
+
 def test_device_choice_is_checked(monkeypatch):
     monkeypatch.setenv("CVAE_DEVICE", "cpu")
     assert settings.get_device().type == "cpu"
