@@ -1,25 +1,27 @@
 """cvae_lib: the library behind the executable book on Conditional Variational Autoencoders.
 
-One module per concept:
+One module per job, in layers that import only downwards (the README's layout table lists them):
 
-* ``settings``  run profiles (fast / full), paths, seeding
-* ``data``      MNIST cut into quadrants, train / validation / test splits
-* ``models``    the baseline network and the Pyro CVAE
-* ``train``     one training loop for both models, train-or-load checkpoints
-* ``evaluate``  negative conditional log-likelihood estimators
-* ``plots``     the book's figures
-* ``reproduce`` the whole experiment, as run by ``python -m cvae_lib reproduce``
+* settings                      run profiles and the run configuration, built once at the edge
+* data, models, digits          MNIST in quadrants; the paper's networks; what whole-digit models share
+* loop, checkpoints, train      the training loop; train-or-load; the models' objectives
+* evaluate, quality             CLL estimators; chapter 8's completion measures
+* label_cvae, classifier_cvae   chapters 6 and 7
+* experiment, results, report   one setting trained and evaluated; cll.json; its Markdown
+* reproduce, ablation           the paper's experiment and the training ablation, end to end
+* plots, digit_plots, book      figures and what the notebooks display
+* notebooks, __main__           executing the book; the command line
 """
 __version__ = "0.1.0"
 
 from .data import load_mnist, load_splits, mask_quadrants  # noqa: E402
 from .evaluate import baseline_nll, cvae_is_nll, cvae_mc_nll, cvae_neg_elbo  # noqa: E402
 from .models import CVAE, BaselineNet, predict_completions  # noqa: E402
-from .settings import get_profile, seed_everything  # noqa: E402
+from .settings import RunConfig, seed_everything  # noqa: E402
 from .train import train_or_load_baseline, train_or_load_cvae  # noqa: E402
 
 __all__ = [
-    "BaselineNet", "CVAE", "baseline_nll", "cvae_is_nll", "cvae_mc_nll", "cvae_neg_elbo",
-    "get_profile", "load_mnist", "load_splits", "mask_quadrants", "predict_completions",
+    "BaselineNet", "CVAE", "RunConfig", "baseline_nll", "cvae_is_nll", "cvae_mc_nll", "cvae_neg_elbo",
+    "load_mnist", "load_splits", "mask_quadrants", "predict_completions",
     "seed_everything", "train_or_load_baseline", "train_or_load_cvae",
 ]

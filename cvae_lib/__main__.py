@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "DIR/ablation.json and DIR/ablation.md.")
     ablation.add_argument("--profile", choices=sorted(PROFILES), default=None,
                           help="run size; default: $CVAE_PROFILE, else full")
-    ablation.add_argument("--quadrants", type=_quadrant, default=1, metavar="Q", help="setting (default: 1)")
+    ablation.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",
+                          help="setting (default: 1)")
     ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
     ablation.add_argument("--lr", type=float, default=1e-4, help="learning rate of the second step (default: 1e-4)")
     ablation.add_argument("--kl-warmup", type=int, default=10, metavar="EPOCHS",
@@ -88,60 +89,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "reproduce":
-        from .data import MNISTNotFoundError
-        from .reproduce import reproduce
-        from .train import CheckpointError
+def _config(args, seed: int = 0):
+    """The edge: the run configuration from the arguments, else the CVAE_* variables, else defaults."""
+    from .settings import RunConfig
 
-        from .settings import results_dir
+    return RunConfig.from_environment(
+        args.profile, seed=seed, quadrants=getattr(args, "quadrants", None) or (1, 2, 3),
+        data_dir=getattr(args, "data_dir", None), checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        results_dir=getattr(args, "out", None))
+
+
+def _run(args) -> None:
+    if args.command == "reproduce":
+        from .reproduce import reproduce
 
         seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
-        try:
-            out = args.out if args.out is not None else results_dir(args.profile)
-            results = reproduce(profile=args.profile, quadrants=list(dict.fromkeys(args.quadrants)),
-                                seeds=list(dict.fromkeys(seeds)), out=out, root=args.data_dir,
-                                checkpoint_directory=args.checkpoint_dir,
-                                progress=not args.no_progress)
-        except (MNISTNotFoundError, CheckpointError, ValueError) as exc:
-            print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
-            return 1
+        seeds = list(dict.fromkeys(seeds))
+        config = _config(args, seeds[0])
+        results = reproduce(config, seeds=seeds, progress=not args.no_progress)
+        out = config.results_dir
         print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures "
               f"({results['seconds_per_seed']:.0f} s per seed)")
     elif args.command == "ablation":
         from .ablation import training_ablation
-        from .data import MNISTNotFoundError
-        from .settings import results_dir
-        from .train import CheckpointError
 
-        out = args.out if args.out is not None else results_dir(args.profile)
-        try:
-            results = training_ablation(args.quadrants, profile=args.profile, seed=args.seed, second_lr=args.lr,
-                                        kl_warmup_epochs=args.kl_warmup, out=out, progress=not args.no_progress)
-        except (MNISTNotFoundError, CheckpointError, ValueError) as exc:
-            print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
-            return 1
-        print(f"wrote {out}/ablation.json and {out}/ablation.md")
+        args.quadrants = [args.quadrant]
+        config = _config(args, args.seed)
+        results = training_ablation(config, args.quadrant, second_lr=args.lr, kl_warmup_epochs=args.kl_warmup,
+                                    progress=not args.no_progress)
+        print(f"wrote {config.results_dir}/ablation.json and {config.results_dir}/ablation.md")
         for name, variant in results["variants"].items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in variant["numbers"].items()))
     elif args.command == "update-readme":
-        from .reproduce import load_results, update_readme
+        from .report import update_readme
+        from .results import load_results
 
-        try:
-            changed = update_readme(load_results(args.results), args.readme)
-        except (FileNotFoundError, ValueError) as exc:
-            print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
-            return 1
+        changed = update_readme(load_results(args.results), args.readme)
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     elif args.command == "execute-book":
-        from .book import execute_notebooks
+        from .notebooks import execute_notebooks
+        from .settings import get_profile
 
+        execute_notebooks(get_profile(args.profile), args.notebooks or None)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "execute-book":
         missing = [path for path in args.notebooks if not path.endswith(".ipynb") or not os.path.isfile(path)]
         if missing:
             print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
             return 2
-        execute_notebooks(args.profile, args.notebooks or None)
+    from .checkpoints import CheckpointError
+    from .data import MNISTNotFoundError
+
+    try:
+        _run(args)
+    except (MNISTNotFoundError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

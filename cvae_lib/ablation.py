@@ -15,35 +15,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .reproduce import (TrainedSetting, estimator_label, evaluate_setting_cached,
-                        library_versions, machine_description, train_setting)
-from .settings import get_profile
+from .data import load_mnist
+from .experiment import TrainedSetting, evaluate_setting_cached, train_setting
+from .report import markdown_table
+from .results import Estimator, best_importance_sampling, provenance
+from .settings import RunConfig
 from .train import train_or_load_cvae, train_or_load_cvae_continued
 from .util import atomic_write_json, atomic_write_text
 
 
-def training_ablation(num_quadrants: int = 1, *, profile=None, seed: int = 0, second_lr: float = 1e-4,
-                      kl_warmup_epochs: int = 10, out="results", root=None, checkpoint_directory=None,
-                      progress: bool = True) -> dict:
+def training_ablation(config: RunConfig, num_quadrants: int = 1, *, second_lr: float = 1e-4,
+                      kl_warmup_epochs: int = 10, out=None, progress: bool = True) -> dict:
     """Train-or-load the four variants for one setting and seed, evaluate them, write the files.
 
     Their checkpoints lie beside the published CVAE's (``cvae_lr<lr>.pt``,
     ``cvae_klwarmup<n>.pt``, ``cvae_klwarmup<n>_lr<lr>.pt``), so a second run only evaluates.
+    The files go to ``out`` (default: the configuration's results folder).
     """
-    profile = get_profile(profile)
     if type(kl_warmup_epochs) is not int or kl_warmup_epochs < 1:
         raise ValueError(f"kl_warmup_epochs must be a positive int, got {kl_warmup_epochs!r}")
-    setting = train_setting(num_quadrants, profile=profile, seed=seed, root=root,
-                            checkpoint_directory=checkpoint_directory, progress=progress)
+    setting = train_setting(num_quadrants, config, load_mnist(config.data_dir), progress=progress)
     folder = Path(setting.cvae.path).parent
     annealed_name = f"cvae_klwarmup{kl_warmup_epochs}"
-    annealed = train_or_load_cvae(setting.data, setting.baseline, profile=profile, seed=seed,
-                                  kl_warmup_epochs=kl_warmup_epochs, progress=progress,
-                                  checkpoint_path=folder / f"{annealed_name}.pt")
+    annealed = train_or_load_cvae(setting.data, setting.baseline, config, kl_warmup_epochs=kl_warmup_epochs,
+                                  progress=progress, checkpoint_path=folder / f"{annealed_name}.pt")
 
     def continued(first_stage, stem):
-        return train_or_load_cvae_continued(setting.data, setting.baseline, first_stage, lr=second_lr,
-                                            profile=profile, progress=progress,
+        return train_or_load_cvae_continued(setting.data, setting.baseline, first_stage, config, lr=second_lr,
+                                            progress=progress,
                                             checkpoint_path=folder / f"{stem}_lr{second_lr:g}.pt")
 
     stepped, annealed_stepped = continued(setting.cvae, "cvae"), continued(annealed, annealed_name)
@@ -56,14 +55,15 @@ def training_ablation(num_quadrants: int = 1, *, profile=None, seed: int = 0, se
     ]
     variants = {}
     for name, cvae, epochs in stages:
-        evaluation = evaluate_setting_cached(TrainedSetting(setting.data, setting.baseline, cvae, seed), profile)
+        evaluation = evaluate_setting_cached(TrainedSetting(setting.data, setting.baseline, cvae, config.seed),
+                                             config)
         variants[name] = {"numbers": evaluation["numbers"], "epochs": epochs,
                           "best_val_loss": min(row["val_loss"] for row in cvae.history),
                           "train_seconds": cvae.seconds}
-    results = {"profile": profile.name, "quadrants": num_quadrants, "seed": seed,
+    results = {"profile": config.profile.name, "quadrants": num_quadrants, "seed": config.seed,
                "kl_warmup_epochs": kl_warmup_epochs, "second_lr": second_lr, "variants": variants,
-               "versions": library_versions(), "machine": machine_description()}
-    out = Path(out)
+               **provenance()}
+    out = Path(out if out is not None else config.results_dir)
     atomic_write_json(results, out / "ablation.json")
     atomic_write_text(render_ablation_markdown(results), out / "ablation.md")
     return results
@@ -72,14 +72,11 @@ def training_ablation(num_quadrants: int = 1, *, profile=None, seed: int = 0, se
 def render_ablation_markdown(results: dict) -> str:
     names = list(results["variants"])
     keys = [k for k in results["variants"][names[0]]["numbers"] if k != "baseline_nll"]  # the same baseline in all
-    lines = ["| CVAE training | epochs | " + " | ".join(estimator_label(k).replace("CVAE: ", "") for k in keys) + " |",
-             "|---|---:|" + "---:|" * len(keys)]
-    for name in names:
-        variant = results["variants"][name]
-        lines.append(f"| {name} | {variant['epochs']} | "
-                     + " | ".join(f"{variant['numbers'][k]:.2f}" for k in keys) + " |")
+    header = ["CVAE training", "epochs"] + [Estimator.from_key(k).label.replace("CVAE: ", "") for k in keys]
+    rows = [[name, str(results["variants"][name]["epochs"])]
+            + [f"{results['variants'][name]['numbers'][k]:.2f}" for k in keys] for name in names]
     q = results["quadrants"]
-    return ("\n".join(lines) + f"\n\n{q} input quadrant{'s' if q > 1 else ''}, seed {results['seed']}, profile "
+    return (markdown_table(header, rows, "lr" + "r" * len(keys)) + f"\n\n{q} input quadrant{'s' if q > 1 else ''}, seed {results['seed']}, profile "
             f"`{results['profile']}`; test-set nats per image, lower is better.\n")
 
 
@@ -87,13 +84,12 @@ def ablation_summary(results: dict) -> str:
     """One sentence with the ablation's headline numbers (the evaluation chapter and the README):
     the importance-sampled estimate with the largest S, for each variant."""
     variants = list(results["variants"].items())
-    key = max((k for k in variants[0][1]["numbers"] if k.startswith("cvae_is_")),
-              key=lambda k: int(k.rsplit("_", 1)[1]))
-    (_, published), *others = [(name, variant["numbers"][key]) for name, variant in variants]
+    estimator = best_importance_sampling(variants[0][1]["numbers"])
+    (_, published), *others = [(name, variant["numbers"][estimator.key]) for name, variant in variants]
     best_name, best = min(others, key=lambda item: item[1])
     q = results["quadrants"]
     verdict = (f"the best change, “{best_name}”, gains {published - best:.2f} nats" if best < published
                else "none of the changes improves on it")
     return (f"With {q} input quadrant{'s' if q > 1 else ''} (seed {results['seed']}), the estimate by "
-            f"{estimator_label(key).replace('CVAE: ', '')}, is {published:.2f} nats as published, "
+            f"{estimator.label.replace('CVAE: ', '')}, is {published:.2f} nats as published, "
             + ", ".join(f"{x:.2f} with “{name}”" for name, x in others) + f"; {verdict}.")

@@ -13,10 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
-from .label_cvae import NUM_CLASSES, check_labels, standard_normal_kl
+from .digits import NUM_CLASSES, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
-from .train import DIGIT_MAX_EPOCHS, TrainedModel, train_or_load_digit_model
+from .settings import RunConfig
+from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
 
 
 class ClassifierCVAE(nn.Module):
@@ -98,12 +100,12 @@ class ClassifierCVAEObjective:
         return (reconstruction + kl + self.classifier_weight * cross_entropy).sum()
 
 
-def train_or_load_classifier_cvae(data, *, classifier_weight: float = 10.0, z_dim: int = 20, hidden: int = 128,
-                                  temperature: float = 0.5, profile=None, seed: int = 0,
+def train_or_load_classifier_cvae(data, config: RunConfig, *, classifier_weight: float = 10.0, z_dim: int = 20,
+                                  hidden: int = 128, temperature: float = 0.5,
                                   max_epochs: int | None = DIGIT_MAX_EPOCHS, progress: bool = True) -> TrainedModel:
     """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10)."""
     return train_or_load_digit_model(
         "classifier_cvae", data, lambda: ClassifierCVAE(z_dim, hidden, temperature),
-        lambda module: ClassifierCVAEObjective(module, classifier_weight),
+        lambda module: ClassifierCVAEObjective(module, classifier_weight), config,
         model={"z_dim": z_dim, "hidden": hidden, "temperature": temperature, "classifier_weight": classifier_weight},
-        profile=profile, seed=seed, max_epochs=max_epochs, progress=progress)
+        max_epochs=max_epochs, progress=progress)

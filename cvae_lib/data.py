@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from .settings import RunProfile, check_quadrants, data_root, get_profile
+from .settings import RunProfile, check_quadrants
 
 MASK_VALUE = -1.0
 IMAGE_SIZE = 28
@@ -45,6 +45,11 @@ def input_mask(num_quadrants: int, size: int = IMAGE_SIZE) -> torch.Tensor:
     return mask
 
 
+def output_pixels(num_quadrants: int) -> int:
+    """Pixels of y: the (4 - q) quadrants of 14 x 14 that the models complete."""
+    return int((~input_mask(num_quadrants)).sum())
+
+
 def _check_images(images) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
@@ -72,7 +77,6 @@ def mask_quadrants(images: torch.Tensor, num_quadrants: int) -> tuple[torch.Tens
     ``images`` has shape (N, 28, 28) or (28, 28) with floats in [0, 1]; both outputs
     have the same shape, and inputs and targets partition every image.
     """
-    check_quadrants(num_quadrants)
     images = _check_images(images)
     is_input = input_mask(num_quadrants).to(images.device)
     inputs = torch.where(is_input, images, torch.full_like(images, MASK_VALUE))
@@ -122,9 +126,12 @@ def _torchvision_mnist(root: str, train: bool):
         ) from None
 
 
-def load_mnist(root: str | os.PathLike | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Official MNIST as float images in [0, 1]: ``{"train": (images, labels), "test": ...}``."""
-    root = str(data_root(root))
+def load_mnist(root: str | os.PathLike) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Official MNIST as float images in [0, 1]: ``{"train": (images, labels), "test": ...}``.
+
+    ``root`` is the folder that holds ``MNIST/raw`` (a run's ``config.data_dir``).
+    """
+    root = str(root)
     out = {}
     for split, is_train in (("train", True), ("test", False)):
         dataset = _torchvision_mnist(root, is_train)
@@ -139,38 +146,30 @@ def train_val_indices(num_images: int = NUM_TRAIN_IMAGES, num_val: int = NUM_VAL
     return order[num_val:], order[:num_val]
 
 
-def load_splits(
-    num_quadrants: int,
-    root: str | os.PathLike | None = None,
-    profile: str | RunProfile | None = None,
-    mnist: dict | None = None,
-) -> QuadrantData:
+def _profile_subsets(mnist: dict, profile: RunProfile):
+    """((train images, labels), (validation ...), (test ...)) as the profile sizes them."""
+    (train_images, train_labels), (test_images, test_labels) = mnist["train"], mnist["test"]
+    train_idx, val_idx = train_val_indices(len(train_images))
+    train_idx, val_idx = train_idx[: profile.train_size], val_idx[: profile.val_size]
+    return ((train_images[train_idx], train_labels[train_idx]),
+            (train_images[val_idx], train_labels[val_idx]),
+            (test_images[: profile.test_size], test_labels[: profile.test_size]))
+
+
+def load_splits(num_quadrants: int, profile: RunProfile, mnist: dict) -> QuadrantData:
     """Masked train / validation / test splits for ``num_quadrants`` input quadrants.
 
     Validation is a fixed hold-out of 10,000 of the 60,000 training images; the
     official test images are only ever used for the final evaluation. The profile
     may take a subset (the first images of each split, so subsets are nested).
-    Pass ``mnist`` (from :func:`load_mnist`) to avoid reading the files again.
+    ``mnist`` comes from :func:`load_mnist`.
     """
-    check_quadrants(num_quadrants)
-    profile = get_profile(profile)
-    mnist = mnist if mnist is not None else load_mnist(root)
-    train_images, train_labels = mnist["train"]
-    test_images, test_labels = mnist["test"]
-    train_idx, val_idx = train_val_indices(len(train_images))
-    train_idx = train_idx[: profile.train_size]
-    val_idx = val_idx[: profile.val_size]
-
     def split(images, labels) -> QuadrantSplit:
         inputs, targets = mask_quadrants(images, num_quadrants)
         return QuadrantSplit(inputs, targets, images, labels)
 
-    return QuadrantData(
-        num_quadrants=num_quadrants,
-        train=split(train_images[train_idx], train_labels[train_idx]),
-        val=split(train_images[val_idx], train_labels[val_idx]),
-        test=split(test_images[: profile.test_size], test_labels[: profile.test_size]),
-    )
+    train, val, test = (split(*part) for part in _profile_subsets(mnist, profile))
+    return QuadrantData(num_quadrants=num_quadrants, train=train, val=val, test=test)
 
 
 def closest_inputs_across_labels(split: QuadrantSplit, label_a: int, label_b: int, count: int = 4,
@@ -214,17 +213,7 @@ class DigitData:
         return {name: len(getattr(self, name)[0]) for name in ("train", "val", "test")}
 
 
-def load_digit_splits(root: str | os.PathLike | None = None, profile: str | RunProfile | None = None,
-                      mnist: dict | None = None) -> DigitData:
+def load_digit_splits(profile: RunProfile, mnist: dict) -> DigitData:
     """(images, labels) for train / validation / test: the same hold-out and profile subsets as
     :func:`load_splits`, for the models that generate or classify whole digits."""
-    profile = get_profile(profile)
-    mnist = mnist if mnist is not None else load_mnist(root)
-    (train_images, train_labels), (test_images, test_labels) = mnist["train"], mnist["test"]
-    train_idx, val_idx = train_val_indices(len(train_images))
-    train_idx, val_idx = train_idx[: profile.train_size], val_idx[: profile.val_size]
-    return DigitData(
-        train=(train_images[train_idx], train_labels[train_idx]),
-        val=(train_images[val_idx], train_labels[val_idx]),
-        test=(test_images[: profile.test_size], test_labels[: profile.test_size]),
-    )
+    return DigitData(*_profile_subsets(mnist, profile))

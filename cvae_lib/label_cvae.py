@@ -22,28 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
+from .digits import NUM_CLASSES, check_labels, evaluate_digit_model, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
-from .settings import seed_everything
-from .train import DIGIT_MAX_EPOCHS, TrainedModel, train_or_load_digit_model
+from .settings import RunConfig
+from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
 
-NUM_CLASSES = 10
 CONDITIONINGS = ("add", "concat")
 # The sweep of chapter 6: from "KL almost ignored" to the ELBO.
 SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
-
-
-def standard_normal_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """KL(N(loc, scale²) ‖ N(0, I)) summed over the latent dimensions, one value per image."""
-    return 0.5 * (loc.pow(2) + scale.pow(2) - 1.0 - 2.0 * scale.log()).sum(-1)
-
-
-def check_labels(labels: torch.Tensor) -> torch.Tensor:
-    if labels.dtype not in (torch.int64, torch.int32) or labels.numel() and (
-            labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise ValueError(f"labels must be integer digits 0–9, got {labels.dtype} values "
-                         f"{labels.unique().tolist()[:10]}")
-    return labels.long()
 
 
 class LabelCVAE(nn.Module):
@@ -101,48 +89,9 @@ class LabelCVAEObjective:
         return (reconstruction + self.beta * kl).sum()
 
 
-def mean_pairwise_distance(samples: torch.Tensor) -> float:
-    """Diversity: the mean Euclidean distance between two samples of the same request.
-
-    ``samples``: (groups, K, ...) with K >= 2; pairs are taken within each group.
-    """
-    flat = samples.reshape(samples.shape[0], samples.shape[1], -1)
-    if flat.shape[1] < 2:
-        raise ValueError("diversity needs at least two samples per group")
-    distances = torch.cdist(flat, flat)
-    k = flat.shape[1]
-    return (distances.sum() / (flat.shape[0] * k * (k - 1))).item()
-
-
-@torch.no_grad()
-def evaluate_digit_model(model, images, labels, num_samples: int = 50, seed: int = 0, classifier=None) -> dict:
-    """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
-    for the models of chapters 6 and 7 (anything with ``loss_terms`` and ``generate``).
-
-    With a digit ``classifier`` (chapter 8's), also the *fidelity*: the fraction of generated
-    images that the classifier reads as the digit that was asked for.
-    """
-    seed_everything(seed)  # the reconstruction term draws z
-    model.eval()
-    reconstruction, kl = model.loss_terms(images, labels)[:2]
-    generated = model.generate(torch.arange(NUM_CLASSES), num_samples, seed=seed)
-    numbers = {"reconstruction": reconstruction.mean().item(), "kl": kl.mean().item(),
-               "diversity": mean_pairwise_distance(generated)}
-    if classifier is not None:
-        numbers["fidelity"] = requested_digit_accuracy(classifier, generated)
-    return numbers
-
-
-def requested_digit_accuracy(classifier, generated: torch.Tensor) -> float:
-    """Fraction of generated images read as the requested digit; row d of ``generated``
-    (digits, K, 28, 28) was asked to be digit d."""
-    requested = torch.arange(generated.shape[0]).unsqueeze(1).expand(generated.shape[:2])
-    return (classifier.predict(generated) == requested).float().mean().item()
-
-
-def train_or_load_label_cvae(data, *, beta: float = 1.0, conditioning: str = "add",
-                             encoder_sees_label: bool = False, z_dim: int = 20, hidden: int = 400, profile=None,
-                             seed: int = 0, max_epochs: int | None = DIGIT_MAX_EPOCHS,
+def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, conditioning: str = "add",
+                             encoder_sees_label: bool = False, z_dim: int = 20, hidden: int = 400,
+                             max_epochs: int | None = DIGIT_MAX_EPOCHS,
                              progress: bool = True) -> TrainedModel:
     """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β)."""
     if not beta >= 0:
@@ -153,8 +102,8 @@ def train_or_load_label_cvae(data, *, beta: float = 1.0, conditioning: str = "ad
     name = f"label_cvae_{conditioning}{'_labelled_encoder' if encoder_sees_label else ''}_beta{beta:g}"
     return train_or_load_digit_model(
         name, data, lambda: LabelCVAE(z_dim, hidden, conditioning, encoder_sees_label),
-        lambda module: LabelCVAEObjective(module, beta), model=model,
-        profile=profile, seed=seed, max_epochs=max_epochs, progress=progress)
+        lambda module: LabelCVAEObjective(module, beta), config, model=model, max_epochs=max_epochs,
+        progress=progress)
 
 
 @dataclasses.dataclass
@@ -164,17 +113,17 @@ class SweepPoint:
     numbers: dict  # evaluate_digit_model's, on the test split
 
 
-def beta_sweep(data, betas=SWEEP_BETAS, *, classifier=None, conditioning: str = "add",
-               encoder_sees_label: bool = False, profile=None,
-               seed: int = 0, num_samples: int = 50, max_epochs: int | None = DIGIT_MAX_EPOCHS,
+def beta_sweep(data, config: RunConfig, betas=SWEEP_BETAS, *, classifier=None, conditioning: str = "add",
+               encoder_sees_label: bool = False, num_samples: int = 50,
+               max_epochs: int | None = DIGIT_MAX_EPOCHS,
                progress: bool = False) -> list[SweepPoint]:
     """Train-or-load one model per β and measure each: the diversity–fidelity trade-off."""
     points = []
     for beta in betas:
-        trained = train_or_load_label_cvae(data, beta=beta, conditioning=conditioning,
-                                           encoder_sees_label=encoder_sees_label, profile=profile,
-                                           seed=seed, max_epochs=max_epochs, progress=progress)
-        numbers = evaluate_digit_model(trained.module, *data.test, num_samples=num_samples, seed=seed,
+        trained = train_or_load_label_cvae(data, config, beta=beta, conditioning=conditioning,
+                                           encoder_sees_label=encoder_sees_label, max_epochs=max_epochs,
+                                           progress=progress)
+        numbers = evaluate_digit_model(trained.module, *data.test, num_samples=num_samples, seed=config.seed,
                                       classifier=classifier)
         points.append(SweepPoint(beta, trained, numbers))
     return points

@@ -17,7 +17,7 @@ MISSING_COLOUR = "#9db4d0"
 _CMAP = matplotlib.colormaps["gray_r"].with_extremes(bad=MISSING_COLOUR)
 
 
-def _new_figure(rows: int, cols: int, cell: float = 0.9, **kwargs):
+def new_figure(rows: int, cols: int, cell: float = 0.9, **kwargs):
     fig, axes = plt.subplots(rows, cols, figsize=(cols * cell + 1.2, rows * cell + 0.3),
                              squeeze=False, **kwargs)
     fig.patch.set_facecolor("white")
@@ -27,7 +27,7 @@ def _new_figure(rows: int, cols: int, cell: float = 0.9, **kwargs):
     return fig, axes
 
 
-def _show(ax, image, given=None):
+def show_image(ax, image, given=None):
     """Draw a 28x28 image; -1 pixels as 'missing'; ``given`` pixels drawn over it."""
     image = torch.as_tensor(image, dtype=torch.float32).reshape(IMAGE_SIZE, IMAGE_SIZE)
     if given is not None:
@@ -40,7 +40,7 @@ def _show(ax, image, given=None):
         ax.axvline(pos, color="#d62728", lw=0.5, alpha=0.6)
 
 
-def _row_label(ax, text):
+def row_label(ax, text):
     ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=9)
 
 
@@ -48,17 +48,17 @@ def plot_quadrant_examples(images: torch.Tensor, quadrants=(1, 2, 3)):
     """Each image whole, then as the input x and output y for every quadrant setting."""
     images = torch.as_tensor(images)
     rows = 1 + 2 * len(quadrants)
-    fig, axes = _new_figure(rows, images.shape[0])
+    fig, axes = new_figure(rows, images.shape[0])
     for col, image in enumerate(images):
-        _show(axes[0, col], image)
+        show_image(axes[0, col], image)
         for i, q in enumerate(quadrants):
             inputs, targets = mask_quadrants(image, q)
-            _show(axes[1 + 2 * i, col], inputs)
-            _show(axes[2 + 2 * i, col], targets)
-    _row_label(axes[0, 0], "image")
+            show_image(axes[1 + 2 * i, col], inputs)
+            show_image(axes[2 + 2 * i, col], targets)
+    row_label(axes[0, 0], "image")
     for i, q in enumerate(quadrants):
-        _row_label(axes[1 + 2 * i, 0], f"x ({q}q)")
-        _row_label(axes[2 + 2 * i, 0], f"y ({q}q)")
+        row_label(axes[1 + 2 * i, 0], f"x ({q}q)")
+        row_label(axes[2 + 2 * i, 0], f"y ({q}q)")
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -78,20 +78,20 @@ def plot_prediction_grid(inputs, targets, baseline_probs, cvae_samples=None, tit
         cvae_samples = torch.empty(inputs.shape[0], 0, IMAGE_SIZE, IMAGE_SIZE)
     n, k = cvae_samples.shape[:2]
     labels = ["input", "truth", "baseline"] + [f"CVAE {s + 1}" for s in range(k)]
-    fig, axes = _new_figure(n, 3 + k) if images_as_rows else _new_figure(3 + k, n)
+    fig, axes = new_figure(n, 3 + k) if images_as_rows else new_figure(3 + k, n)
     cell = (lambda image, kind: axes[image, kind]) if images_as_rows else (lambda image, kind: axes[kind, image])
     for i in range(n):
         truth = torch.where(targets[i] != MASK_VALUE, targets[i], inputs[i])
-        _show(cell(i, 0), inputs[i])
-        _show(cell(i, 1), truth)
-        _show(cell(i, 2), baseline_probs[i], given=inputs[i])
+        show_image(cell(i, 0), inputs[i])
+        show_image(cell(i, 1), truth)
+        show_image(cell(i, 2), baseline_probs[i], given=inputs[i])
         for s in range(k):
-            _show(cell(i, 3 + s), cvae_samples[i, s], given=inputs[i])
+            show_image(cell(i, 3 + s), cvae_samples[i, s], given=inputs[i])
     for kind, text in enumerate(labels):
         if images_as_rows:
             axes[0, kind].set_title(text, fontsize=8)
         else:
-            _row_label(axes[kind, 0], text)
+            row_label(axes[kind, 0], text)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97 if title else 1))
@@ -177,11 +177,11 @@ def plot_training_snapshots(snapshots, inputs, max_columns: int = 8):
     """
     snapshots, inputs = torch.as_tensor(snapshots), torch.as_tensor(inputs)
     epochs = select_epochs(snapshots.shape[0], max_columns)
-    fig, axes = _new_figure(inputs.shape[0], len(epochs) + 1)
+    fig, axes = new_figure(inputs.shape[0], len(epochs) + 1)
     for row in range(inputs.shape[0]):
-        _show(axes[row, 0], inputs[row])
+        show_image(axes[row, 0], inputs[row])
         for col, epoch in enumerate(epochs, start=1):
-            _show(axes[row, col], snapshots[epoch, row], given=inputs[row])
+            show_image(axes[row, col], snapshots[epoch, row], given=inputs[row])
     axes[0, 0].set_title("input", fontsize=8)
     for col, epoch in enumerate(epochs, start=1):
         axes[0, col].set_title(f"epoch {epoch + 1}", fontsize=8)
@@ -195,7 +195,7 @@ def animate_training(snapshots, inputs, interval_ms: int = 400):
 
     snapshots, inputs = torch.as_tensor(snapshots), torch.as_tensor(inputs)
     n = inputs.shape[0]
-    fig, axes = _new_figure(1, n, cell=1.0)
+    fig, axes = new_figure(1, n, cell=1.0)
     title = fig.suptitle("", fontsize=9)
 
     def draw(epoch):
@@ -203,7 +203,7 @@ def animate_training(snapshots, inputs, interval_ms: int = 400):
             axes[0, col].clear()
             axes[0, col].set_xticks([])
             axes[0, col].set_yticks([])
-            _show(axes[0, col], snapshots[epoch, col], given=inputs[col])
+            show_image(axes[0, col], snapshots[epoch, col], given=inputs[col])
         title.set_text(f"CVAE completions after epoch {epoch + 1}")
         return list(axes.flat)
 
@@ -242,77 +242,16 @@ def plot_estimates_vs_samples(curves: dict):
 
 def plot_ambiguous_pairs(split, pairs, labels=("3", "5")):
     """For each pair of nearly identical inputs: both inputs and both true digits."""
-    fig, axes = _new_figure(4, len(pairs))
+    fig, axes = new_figure(4, len(pairs))
     for col, (i, j) in enumerate(pairs):
-        _show(axes[0, col], split.inputs[i])
-        _show(axes[1, col], split.images[i])
-        _show(axes[2, col], split.inputs[j])
-        _show(axes[3, col], split.images[j])
+        show_image(axes[0, col], split.inputs[i])
+        show_image(axes[1, col], split.images[i])
+        show_image(axes[2, col], split.inputs[j])
+        show_image(axes[3, col], split.images[j])
     for row, text in enumerate([f"input ({labels[0]})", f"truth ({labels[0]})",
                                 f"input ({labels[1]})", f"truth ({labels[1]})"]):
-        _row_label(axes[row, 0], text)
+        row_label(axes[row, 0], text)
     fig.tight_layout(pad=0.3)
-    return fig
-
-
-# ----------------------------------------------------------------------------------------------
-# Chapters 6–8: whole digits
-# ----------------------------------------------------------------------------------------------
-def plot_image_rows(images, row_labels=None, column_labels=None, title: str | None = None, cell: float = 0.6):
-    """A grid of whole images ``(rows, columns, 28, 28)`` with optional row and column labels."""
-    images = torch.as_tensor(images)
-    rows, cols = images.shape[:2]
-    fig, axes = _new_figure(rows, cols, cell=cell)
-    for r in range(rows):
-        for c in range(cols):
-            _show(axes[r, c], images[r, c])
-            for line in axes[r, c].lines:  # whole digits: no quadrant lines
-                line.remove()
-    for r, text in enumerate(row_labels or []):
-        _row_label(axes[r, 0], text)
-    for c, text in enumerate(column_labels or []):
-        axes[0, c].set_title(text, fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout(pad=0.3)
-    return fig
-
-
-def plot_beta_samples(samples_by_beta: dict, digits=(2, 4, 7), per_digit: int = 4):
-    """One row per β: ``per_digit`` generated samples of each of ``digits``.
-
-    ``samples_by_beta`` maps β to generated images (10, K, 28, 28), row d asked for digit d.
-    """
-    rows = [torch.cat([samples[d, :per_digit] for d in digits]) for samples in samples_by_beta.values()]
-    columns = [f"{d}" if i == 0 else "" for d in digits for i in range(per_digit)]
-    return plot_image_rows(torch.stack(rows), [f"β = {b:g}" for b in samples_by_beta], columns)
-
-
-def plot_beta_sweep(sweeps):
-    """Reconstruction error, KL, diversity and fidelity against β (log scale), one panel each.
-
-    ``sweeps``: a list of :class:`cvae_lib.label_cvae.SweepPoint`, or a dict naming several
-    such lists (one line each).
-    """
-    if not isinstance(sweeps, dict):
-        sweeps = {"": sweeps}
-    panels = [("reconstruction", "reconstruction (nats per image)"), ("kl", "KL (nats per image)"),
-              ("diversity", "diversity (mean pairwise distance)"),
-              ("fidelity", "fidelity (read as the digit asked for)")]
-    panels = [(key, title) for key, title in panels
-              if all(key in p.numbers for points in sweeps.values() for p in points)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels) + 0.4, 3.0), squeeze=False)
-    fig.patch.set_facecolor("white")
-    for ax, (key, title) in zip(axes[0], panels):
-        for name, points in sweeps.items():
-            ax.plot([p.beta for p in points], [p.numbers[key] for p in points], "o-", ms=4, label=name or None)
-        ax.set_xscale("log")
-        ax.set_xlabel("β (weight of the KL term)")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-    if len(sweeps) > 1:
-        axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -321,16 +260,16 @@ def plot_identity_switches(split, found, samples, sample_labels):
     with the classifier's reading of each above it (in red where it is not the true digit)."""
     samples = torch.as_tensor(samples)
     k = samples.shape[1]
-    fig, axes = _new_figure(len(found), k + 2, cell=0.75)
+    fig, axes = new_figure(len(found), k + 2, cell=0.75)
     for row, (index, pair) in enumerate(found):
-        _show(axes[row, 0], split.inputs[index])
-        _show(axes[row, 1], split.images[index])
+        show_image(axes[row, 0], split.inputs[index])
+        show_image(axes[row, 1], split.images[index])
         truth = int(split.labels[index])
         for c in range(k):
-            _show(axes[row, c + 2], samples[index, c], given=split.inputs[index])
+            show_image(axes[row, c + 2], samples[index, c], given=split.inputs[index])
             label = int(sample_labels[index, c])
             axes[row, c + 2].set_title(str(label), fontsize=8, color="black" if label == truth else "#d62728", pad=1)
-        _row_label(axes[row, 0], f"{pair[0]}↔{pair[1]}")
+        row_label(axes[row, 0], f"{pair[0]}↔{pair[1]}")
     axes[0, 0].set_title("input", fontsize=8)
     axes[0, 1].set_title("truth", fontsize=8)
     fig.tight_layout(pad=0.3)

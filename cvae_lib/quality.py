@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoints import TrainedModel
 from .data import MASK_VALUE
-from .label_cvae import NUM_CLASSES, check_labels, mean_pairwise_distance
+from .digits import NUM_CLASSES, check_labels, mean_pairwise_distance
 from .models import NUM_PIXELS, flatten_images
-from .train import TrainedModel, train_or_load_digit_model
+from .settings import RunConfig
+from .train import train_or_load_digit_model
 
 
 class DigitClassifier(nn.Module):
@@ -49,13 +51,13 @@ class DigitClassifier(nn.Module):
 CLASSIFIER_SEED = 0  # one measuring instrument for every seed of the models it measures
 
 
-def train_or_load_digit_classifier(data, *, profile=None, hidden: int = 512, max_epochs: int | None = 20,
-                                   checkpoint_directory=None, progress: bool = True) -> TrainedModel:
-    """The measuring instrument of chapter 8, trained once per profile on whole MNIST digits."""
+def train_or_load_digit_classifier(data, config: RunConfig, *, hidden: int = 512, max_epochs: int | None = 20,
+                                   progress: bool = True) -> TrainedModel:
+    """The measuring instrument of chapter 8, trained once per profile on whole MNIST digits
+    (with its own seed, whatever the seed of the run that uses it)."""
     return train_or_load_digit_model("digit_classifier", data, lambda: DigitClassifier(hidden),
-                                     ClassifierObjective, model={"hidden": hidden}, profile=profile,
-                                     seed=CLASSIFIER_SEED, max_epochs=max_epochs,
-                                     checkpoint_directory=checkpoint_directory, progress=progress)
+                                     ClassifierObjective, config.with_seed(CLASSIFIER_SEED),
+                                     model={"hidden": hidden}, max_epochs=max_epochs, progress=progress)
 
 
 class ClassifierObjective:

@@ -1,8 +1,11 @@
-"""Run profiles, paths and seeding: the one place where a run's settings live.
+"""Run profiles, the run configuration and seeding: the one place where a run's settings live.
 
-A *profile* turns a long, publishable run into a quick smoke run. Everything that
-depends on it (data subset sizes, epochs, number of Monte Carlo samples) reads it
-from here, so notebooks and the command line never hard-code those numbers.
+A *profile* turns a long, publishable run into a quick smoke run (data subset sizes, epochs,
+numbers of samples). A :class:`RunConfig` is everything one run needs: the profile, the seed,
+the quadrant settings, the folders and the device. It is built once, at the edge (the command
+line, or a chapter's settings cell, by :meth:`RunConfig.from_environment`, the only reader of
+the ``CVAE_*`` environment variables), validated there, and passed down; nothing below looks
+the settings up again.
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ PROFILES = {
 
 
 def get_profile(profile: str | RunProfile | None = None) -> RunProfile:
-    """Return the profile named by the argument, else by ``$CVAE_PROFILE``, else ``full``."""
+    """The profile named by the argument, else by ``$CVAE_PROFILE``, else ``full`` (edges only)."""
     if isinstance(profile, RunProfile):
         return profile
     name = profile if profile is not None else os.environ.get(PROFILE_ENV, "full")
@@ -83,6 +86,12 @@ def check_quadrants(num_quadrants) -> int:
     return num_quadrants
 
 
+def check_seed(seed) -> int:
+    if type(seed) is not int or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    return seed
+
+
 def project_root(start: str | os.PathLike | None = None) -> Path:
     """The repository root (the folder with ``_config.yml`` and ``cvae_lib/``) above ``start``.
 
@@ -97,54 +106,100 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The MNIST root: the argument, else ``$CVAE_DATA_DIR``, else ``<project>/data``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get(DATA_DIR_ENV) or project_root() / "data")
+def default_results_dir(profile: RunProfile, root: Path | None = None) -> Path:
+    """``<project>/results`` for the published ``full`` profile, ``results/<profile>`` (not
+    committed) for smoke runs, so a smoke run never overwrites the published numbers."""
+    folder = (root or project_root()) / "results"
+    return folder if profile.name == "full" else folder / profile.name
 
 
-def absolute_path_variables() -> None:
-    """Turn a relative ``$CVAE_DATA_DIR`` or ``$CVAE_CHECKPOINT_DIR`` into an absolute path.
-
-    They mean "relative to where the command was typed"; the notebooks' kernels start in
-    ``book/`` and would otherwise look one folder too deep.
-    """
-    for name in (DATA_DIR_ENV, CHECKPOINT_DIR_ENV):
-        value = os.environ.get(name)
-        if value and not Path(value).is_absolute():
-            os.environ[name] = str(Path(value).resolve())
-
-
-def checkpoint_dir(directory: str | os.PathLike | None = None) -> Path:
-    """Checkpoints: the argument, else ``$CVAE_CHECKPOINT_DIR``, else ``<project>/checkpoints``."""
-    if directory is not None:
-        return Path(directory)
-    return Path(os.environ.get(CHECKPOINT_DIR_ENV) or project_root() / "checkpoints")
-
-
-def results_dir(profile: str | RunProfile | None = None) -> Path:
-    """Where the book reads and writes results: ``<project>/results`` for the published
-    ``full`` profile, ``<project>/results/<profile>`` (not committed) for smoke runs."""
-    profile = get_profile(profile)
-    root = project_root() / "results"
-    return root if profile.name == "full" else root / profile.name
-
-
-def get_device(device: str | torch.device | None = None) -> torch.device:
-    """Where to train and evaluate: the argument, else ``$CVAE_DEVICE``, else CUDA when present.
-
-    Data and results always live on the CPU; only the heavy computation moves.
-    """
-    name = device if device is not None else os.environ.get(DEVICE_ENV) or (
-        "cuda" if torch.cuda.is_available() else "cpu")
+def check_device(name: str) -> str:
+    """A device name PyTorch knows and this machine has: ``cpu`` or ``cuda[:N]``."""
     try:
         chosen = torch.device(name)
     except RuntimeError:
         raise ValueError(f"unknown device {name!r}; use 'cpu' or 'cuda'") from None
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for, but PyTorch sees no CUDA GPU; use 'cpu'")
-    return chosen
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {name!r}; use 'cpu' or 'cuda'")
+    return str(chosen)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, resolved and validated once. Pass it down; never look it up again."""
+
+    profile: RunProfile
+    data_dir: Path  # the folder that holds MNIST/raw
+    checkpoint_dir: Path  # checkpoints/<profile>/... lie below it
+    results_dir: Path  # cll.json, the tables and figures
+    seed: int = 0
+    quadrants: tuple[int, ...] = ALLOWED_QUADRANTS
+    device: str = "cpu"  # where training and evaluation run; data and results stay on the CPU
+    data_dir_shown: str = ""  # how the data folder is named on the page (never a machine path)
+
+    def __post_init__(self):
+        if not isinstance(self.profile, RunProfile):
+            raise TypeError(f"profile must be a RunProfile, got {type(self.profile).__name__}")
+        check_seed(self.seed)
+        quadrants = tuple(check_quadrants(q) for q in self.quadrants)
+        if not quadrants:
+            raise ValueError("at least one quadrant setting is needed")
+        object.__setattr__(self, "quadrants", tuple(dict.fromkeys(quadrants)))
+        object.__setattr__(self, "device", check_device(self.device))
+        for name in ("data_dir", "checkpoint_dir", "results_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+
+    @classmethod
+    def from_environment(cls, profile: str | RunProfile | None = None, *, seed: int = 0,
+                         quadrants=ALLOWED_QUADRANTS, data_dir=None, checkpoint_dir=None,
+                         results_dir=None, device: str | None = None) -> RunConfig:
+        """The edge: each argument, else its ``CVAE_*`` variable, else the default.
+
+        Relative folders are taken from the working folder; the defaults lie in the project
+        root (``data/``, ``checkpoints/``, ``results/``), so the notebooks (run in ``book/``)
+        and the command line share them. The device defaults to CUDA when PyTorch sees one.
+        """
+        resolved = get_profile(profile)
+        root = project_root()
+        env_data = os.environ.get(DATA_DIR_ENV)
+        if data_dir is not None:
+            data, shown = Path(data_dir).resolve(), None
+        elif env_data:
+            data, shown = Path(env_data).resolve(), f"${DATA_DIR_ENV}"
+        else:
+            data, shown = root / "data", None
+        checkpoints = Path(checkpoint_dir or os.environ.get(CHECKPOINT_DIR_ENV) or root / "checkpoints").resolve()
+        results = Path(results_dir).resolve() if results_dir is not None else default_results_dir(resolved, root)
+        device = device or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(resolved, data, checkpoints, results, seed=seed, quadrants=tuple(quadrants),
+                   device=device, data_dir_shown=shown or _relative(data, root))
+
+    def with_seed(self, seed: int) -> RunConfig:
+        return dataclasses.replace(self, seed=seed)
+
+    def describe(self) -> str:
+        """The settings and folders, as a chapter prints them at its top (no machine paths)."""
+        root, profile = project_root(), self.profile
+        sizes = "all" if profile.train_size is None else f"{profile.train_size:,}"
+        return "\n".join([
+            f"profile      : {profile.name} ({sizes} training images, at most {profile.max_epochs} "
+            f"epochs, patience {profile.patience})",
+            f"seed         : {self.seed}",
+            f"MNIST        : {self.data_dir_shown or _relative(self.data_dir, root)}",
+            f"checkpoints  : {_relative(self.checkpoint_dir / profile.name, root)}",
+            f"results      : {_relative(self.results_dir, root)}",
+        ])
+
+
+def _relative(path: Path, root: Path) -> str:
+    """A path as a reader should see it: relative to the project, never this machine's."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return f"<{path.name}>"
 
 
 def seed_everything(seed: int) -> None:

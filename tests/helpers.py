@@ -2,7 +2,7 @@
 import torch
 
 from cvae_lib.data import QuadrantData, QuadrantSplit, mask_quadrants
-from cvae_lib.settings import RunProfile
+from cvae_lib.settings import RunConfig, RunProfile
 
 TINY = RunProfile(name="tiny", train_size=None, val_size=None, test_size=None, max_epochs=3,
                   patience=2, batch_size=64, mc_samples=(20,), is_samples=(20,), elbo_samples=4)
@@ -27,3 +27,10 @@ def synthetic_data(num_quadrants: int = 2, sizes=(256, 128, 128), seed: int = 0)
         inputs, targets = mask_quadrants(images, num_quadrants)
         splits.append(QuadrantSplit(inputs, targets, images, torch.zeros(size, dtype=torch.long)))
     return QuadrantData(num_quadrants, *splits)
+
+
+def config_for(profile: RunProfile = TINY, seed: int = 0, directory=None) -> RunConfig:
+    """A run configuration built without the environment: the profile, a seed, and (optionally)
+    one folder for checkpoints and results."""
+    folder = directory if directory is not None else "unused"
+    return RunConfig(profile, data_dir="unused", checkpoint_dir=folder, results_dir=folder, seed=seed)

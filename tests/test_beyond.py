@@ -7,12 +7,12 @@ import torch
 
 from cvae_lib.classifier_cvae import ClassifierCVAE, ClassifierCVAEObjective
 from cvae_lib.data import DigitData, mask_quadrants
-from cvae_lib.label_cvae import (LabelCVAE, LabelCVAEObjective, evaluate_digit_model, mean_pairwise_distance,
-                                 standard_normal_kl)
+from cvae_lib.digits import evaluate_digit_model, mean_pairwise_distance, standard_normal_kl
+from cvae_lib.label_cvae import LabelCVAE, LabelCVAEObjective
 from cvae_lib.quality import DigitClassifier, ClassifierObjective, accuracy, complete, completion_quality, \
     prediction_entropy
 from cvae_lib.train import train_or_load_digit_model
-from tests.helpers import TINY, synthetic_images
+from tests.helpers import TINY, config_for, synthetic_images
 
 LONGER = dataclasses.replace(TINY, max_epochs=25, patience=25)  # enough to learn ten ring sizes
 
@@ -34,7 +34,7 @@ def digits():
 def test_label_cvae_trains_and_generates_the_requested_shape(conditioning, digits, tmp_path):
     trained = train_or_load_digit_model(
         f"label_cvae_{conditioning}", digits, lambda: LabelCVAE(z_dim=4, hidden=64, conditioning=conditioning),
-        lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, profile=TINY,
+        lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, config=config_for(TINY),
         checkpoint_path=tmp_path / "m.pt", progress=False)
     history = trained.history
     assert history[-1]["train_loss"] < history[0]["train_loss"]
@@ -46,7 +46,7 @@ def test_label_cvae_trains_and_generates_the_requested_shape(conditioning, digit
     assert torch.allclose(asked[0], same[0]) and not torch.allclose(asked[1], same[1])
     again = train_or_load_digit_model(
         f"label_cvae_{conditioning}", digits, lambda: LabelCVAE(z_dim=4, hidden=64, conditioning=conditioning),
-        lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, profile=TINY,
+        lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, config=config_for(TINY),
         checkpoint_path=tmp_path / "m.pt", progress=False)
     assert again.loaded
     numbers = evaluate_digit_model(again.module, *digits.test, num_samples=4)
@@ -95,7 +95,7 @@ def test_classifier_cvae_learns_the_label_and_shares_z_along_a_row(digits):
     torch.manual_seed(0)
     model = ClassifierCVAE(z_dim=4, hidden=64)
     result = train_or_load_digit_model("classifier_cvae", digits, lambda: model,
-                                       lambda m: ClassifierCVAEObjective(m, 10.0), model={}, profile=LONGER,
+                                       lambda m: ClassifierCVAEObjective(m, 10.0), model={}, config=config_for(LONGER),
                                        lr=3e-3, checkpoint_path=None, progress=False)
     images, labels = digits.test
     assert (result.module.classify(images) == labels).float().mean() > 0.5  # chance is 0.1
@@ -111,7 +111,7 @@ def test_classifier_cvae_learns_the_label_and_shares_z_along_a_row(digits):
 def test_digit_classifier_trains_above_chance(digits):
     torch.manual_seed(0)
     trained = train_or_load_digit_model("classifier", digits, lambda: DigitClassifier(hidden=64),
-                                        ClassifierObjective, model={"hidden": 64}, profile=LONGER,
+                                        ClassifierObjective, model={"hidden": 64}, config=config_for(LONGER),
                                         lr=3e-3, checkpoint_path=None, progress=False)
     assert accuracy(trained.module, *digits.test) > 0.5  # chance is 0.1
 
@@ -148,11 +148,11 @@ def test_completion_quality_of_perfect_and_of_wrong_completions():
 
 
 def test_digit_models_respect_an_epoch_cap_that_is_part_of_the_checkpoint(digits, tmp_path):
-    from cvae_lib.train import CheckpointError
+    from cvae_lib.checkpoints import CheckpointError
 
     make = lambda cap: train_or_load_digit_model(
         "classifier", digits, lambda: DigitClassifier(hidden=16), ClassifierObjective, model={"hidden": 16},
-        profile=LONGER, max_epochs=cap, checkpoint_path=tmp_path / "c.pt", progress=False)
+        config=config_for(LONGER), max_epochs=cap, checkpoint_path=tmp_path / "c.pt", progress=False)
     assert make(2).epochs_run == 2
     with pytest.raises(CheckpointError, match="max_epochs"):
         make(3)
@@ -160,16 +160,16 @@ def test_digit_models_respect_an_epoch_cap_that_is_part_of_the_checkpoint(digits
         make(0)
 
 
-def test_beta_sweep_measures_every_beta_with_the_classifier(digits, tmp_path, monkeypatch):
-    from cvae_lib.label_cvae import beta_sweep, requested_digit_accuracy
-
-    monkeypatch.setenv("CVAE_CHECKPOINT_DIR", str(tmp_path))
+def test_beta_sweep_measures_every_beta_with_the_classifier(digits, tmp_path):
+    from cvae_lib.digits import requested_digit_accuracy
+    from cvae_lib.label_cvae import beta_sweep
 
     class SaysThree:
         def predict(self, images):
             return torch.full(images.shape[:-2], 3)
 
-    points = beta_sweep(digits, (0.01, 1.0), classifier=SaysThree(), profile=TINY, num_samples=3)
+    points = beta_sweep(digits, config_for(TINY, directory=tmp_path), (0.01, 1.0), classifier=SaysThree(),
+                        num_samples=3)
     assert [p.beta for p in points] == [0.01, 1.0]
     for point in points:
         assert set(point.numbers) == {"reconstruction", "kl", "diversity", "fidelity"}

@@ -1,4 +1,6 @@
+import os
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from tests.helpers import synthetic_images
 
 @pytest.fixture(scope="module")
 def mnist():
-    return data.load_mnist()
+    return data.load_mnist(settings.RunConfig.from_environment().data_dir)
 
 
 @pytest.mark.parametrize("q", [1, 2, 3])
@@ -44,7 +46,8 @@ def test_bad_quadrant_counts_are_rejected(bad):
     with pytest.raises(ValueError, match=r"\(1, 2, 3\)"):
         mask_quadrants(torch.rand(28, 28), bad)
     with pytest.raises(ValueError, match=r"\(1, 2, 3\)"):
-        load_splits(bad, mnist={})
+        fake = {split: (torch.rand(20, 28, 28), torch.zeros(20, dtype=torch.long)) for split in ("train", "test")}
+        load_splits(bad, settings.PROFILES["fast"], fake)
 
 
 @pytest.mark.parametrize("images, message", [
@@ -60,14 +63,34 @@ def test_bad_images_are_rejected(images, message):
         mask_quadrants(images, 2)
 
 
-def test_data_root_resolution(monkeypatch, tmp_path):
+def test_the_run_configuration_is_resolved_once_at_the_edge(monkeypatch, tmp_path):
     monkeypatch.setenv("CVAE_DATA_DIR", str(tmp_path))
-    assert settings.data_root("explicit") == settings.Path("explicit")
-    assert settings.data_root() == tmp_path
+    monkeypatch.setenv("CVAE_PROFILE", "fast")
+    monkeypatch.delenv("CVAE_CHECKPOINT_DIR", raising=False)
+    monkeypatch.delenv("CVAE_DEVICE", raising=False)
+    config = settings.RunConfig.from_environment(seed=2)
+    assert config.profile.name == "fast" and config.seed == 2 and config.quadrants == (1, 2, 3)
+    assert config.data_dir == tmp_path and config.checkpoint_dir == settings.project_root() / "checkpoints"
+    assert config.results_dir == settings.project_root() / "results" / "fast"  # never the published folder
+    assert "MNIST        : $CVAE_DATA_DIR" in config.describe() and str(tmp_path) not in config.describe()
+    explicit = settings.RunConfig.from_environment("full", data_dir="explicit")
+    assert explicit.profile.name == "full" and explicit.data_dir == Path("explicit").resolve()
+    assert explicit.results_dir == settings.project_root() / "results"
     monkeypatch.delenv("CVAE_DATA_DIR")
-    assert settings.data_root() == settings.project_root() / "data"
+    assert settings.RunConfig.from_environment().data_dir == settings.project_root() / "data"
     monkeypatch.chdir(tmp_path)  # outside a checkout: relative to the working folder
-    assert settings.data_root() == tmp_path.resolve() / "data"
+    assert settings.RunConfig.from_environment().data_dir == tmp_path.resolve() / "data"
+
+
+def test_a_configuration_validates_each_value_once(monkeypatch):
+    with pytest.raises(ValueError, match="seed"):
+        settings.RunConfig.from_environment("fast", seed=-1)
+    with pytest.raises(ValueError, match="num_quadrants"):
+        settings.RunConfig.from_environment("fast", quadrants=(1, 4))
+    config = settings.RunConfig.from_environment("fast", quadrants=(3, 1, 3))
+    assert config.quadrants == (3, 1)
+    with pytest.raises(ValueError, match="seed"):
+        config.with_seed(True)
 
 
 def test_missing_mnist_gives_a_clear_error(monkeypatch, tmp_path):
@@ -83,7 +106,7 @@ def test_missing_mnist_gives_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_full_splits_hold_out_validation_from_training(mnist):
-    splits = load_splits(2, profile="full", mnist=mnist)
+    splits = load_splits(2, settings.PROFILES["full"], mnist)
     assert splits.sizes() == {"train": 50_000, "val": 10_000, "test": 10_000}
     train_idx, val_idx = data.train_val_indices()
     assert len(set(train_idx.tolist()) & set(val_idx.tolist())) == 0
@@ -98,9 +121,9 @@ def test_full_splits_hold_out_validation_from_training(mnist):
 
 
 def test_fast_profile_takes_nested_subsets(mnist):
-    fast = load_splits(1, profile="fast", mnist=mnist)
-    full = load_splits(1, profile="full", mnist=mnist)
-    profile = settings.get_profile("fast")
+    profile = settings.PROFILES["fast"]
+    fast = load_splits(1, profile, mnist)
+    full = load_splits(1, settings.PROFILES["full"], mnist)
     assert fast.sizes() == {"train": profile.train_size, "val": profile.val_size, "test": profile.test_size}
     assert torch.equal(fast.train.inputs, full.train.inputs[: profile.train_size])
     assert torch.equal(fast.test.targets, full.test.targets[: profile.test_size])
@@ -117,19 +140,27 @@ def test_profile_from_environment(monkeypatch):
 
 def test_relative_path_variables_are_made_absolute_for_the_notebook_kernels(monkeypatch, tmp_path):
     # execute-book starts kernels in book/: a relative path typed at the root must still work there
+    from cvae_lib.notebooks import kernel_environment
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CVAE_DATA_DIR", "../shared/data")
     monkeypatch.setenv("CVAE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    settings.absolute_path_variables()
-    assert settings.data_root() == (tmp_path / "../shared/data").resolve()
-    assert settings.checkpoint_dir() == tmp_path / "ckpt"
+    kernel_environment(settings.PROFILES["fast"])
+    assert os.environ["CVAE_PROFILE"] == "fast"
+    monkeypatch.chdir(tmp_path / "..")  # where a kernel might start
+    config = settings.RunConfig.from_environment()
+    assert config.data_dir == (tmp_path / "../shared/data").resolve()
+    assert config.checkpoint_dir == tmp_path / "ckpt"
 
 
 def test_device_choice_is_checked(monkeypatch):
     monkeypatch.setenv("CVAE_DEVICE", "cpu")
-    assert settings.get_device().type == "cpu"
+    assert settings.RunConfig.from_environment("fast").device == "cpu"
     with pytest.raises(ValueError, match="cpu"):
-        settings.get_device("abacus")
+        settings.RunConfig.from_environment("fast", device="abacus")
+    monkeypatch.setenv("CVAE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="cpu"):
+        settings.RunConfig.from_environment("fast")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
-            settings.get_device("cuda")
+            settings.RunConfig.from_environment("fast", device="cuda")

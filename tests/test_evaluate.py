@@ -7,7 +7,8 @@ import torch
 from cvae_lib import evaluate
 from cvae_lib.models import CVAE, BaselineNet
 from cvae_lib.settings import seed_everything
-from cvae_lib.train import CVAEObjective, baseline_guesses, fit
+from cvae_lib.loop import fit
+from cvae_lib.train import CVAEObjective, baseline_guesses
 from tests.helpers import synthetic_data
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from cvae_lib import reproduce
+from cvae_lib import experiment, report, reproduce, results as results_module
 from cvae_lib.__main__ import main
-from cvae_lib.settings import RunProfile
+from cvae_lib.settings import RunConfig, RunProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,11 +16,17 @@ MNIST_TINY = RunProfile(name="tiny", train_size=512, val_size=256, test_size=128
                         elbo_samples=2)
 
 
+def tiny_config(checkpoints, out, quadrants=(1, 3), seed=0):
+    """MNIST from the environment (as the tests' conftest sets it), everything else explicit."""
+    return RunConfig.from_environment(MNIST_TINY, seed=seed, quadrants=quadrants, checkpoint_dir=checkpoints,
+                                      results_dir=out, device="cpu")
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("tiny")
-    results = reproduce.reproduce(profile=MNIST_TINY, quadrants=[1, 3], seeds=[0, 1], out=base / "out",
-                                  checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    results = reproduce.reproduce(tiny_config(base / "ckpt", base / "out"), seeds=[0, 1], progress=False,
+                                  log=lambda _: None)
     return base, results
 
 
@@ -50,7 +56,7 @@ def test_results_file_has_the_documented_shape(tiny_run):
 def test_markdown_table_is_rendered_from_the_numbers(tiny_run):
     base, results = tiny_run
     table = (base / "out" / "cll.md").read_text()
-    assert table == reproduce.render_table_markdown(results)
+    assert table == report.render_table_markdown(results)
     entry = results["table"]["3"]["cvae_is_20"]
     assert f"{entry['mean']:.2f} ± {entry['std']:.2f}" in table
     assert "importance sampling, S = 20" in table and "| 1 quadrant | 3 quadrants |" in table
@@ -60,12 +66,12 @@ def test_markdown_table_is_rendered_from_the_numbers(tiny_run):
 
 def test_the_same_command_gives_the_same_numbers_and_reuses_checkpoints(tiny_run, tmp_path):
     base, first = tiny_run
-    fresh = reproduce.reproduce(profile=MNIST_TINY, quadrants=[1, 3], seeds=[0, 1], out=tmp_path / "a",
-                                checkpoint_directory=tmp_path / "ckpt", progress=False, log=lambda _: None)
+    fresh = reproduce.reproduce(tiny_config(tmp_path / "ckpt", tmp_path / "a"), seeds=[0, 1], progress=False,
+                                log=lambda _: None)
     assert fresh["table"] == first["table"]
     assert not any(run["loaded_from_checkpoint"] for run in fresh["runs"])
-    loaded = reproduce.reproduce(profile=MNIST_TINY, quadrants=[3], seeds=[1], out=tmp_path / "b",
-                                 checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    loaded = reproduce.reproduce(tiny_config(base / "ckpt", tmp_path / "b", quadrants=[3], seed=1),
+                                 progress=False, log=lambda _: None)
     assert all(run["loaded_from_checkpoint"] for run in loaded["runs"])
     assert loaded["runs"][0]["numbers"] == first["runs"][3]["numbers"]
 
@@ -78,7 +84,7 @@ def test_the_gap_is_baseline_minus_the_best_importance_sampling_estimate(tiny_ru
         assert gap["estimator"] == "cvae_is_20" and gap["output_pixels"] == pixels
         assert gap["nats_per_image"]["per_seed"] == pytest.approx(per_image)
         assert gap["nats_per_output_pixel"]["mean"] == pytest.approx(sum(per_image) / 2 / pixels)
-    assert "gap: baseline − CVAE IS (S = 20), per output pixel" in reproduce.render_table_markdown(results)
+    assert "gap: baseline − CVAE IS (S = 20), per output pixel" in report.render_table_markdown(results)
 
 
 def test_completion_quality_is_stored_per_seed_with_the_classifier(tiny_run):
@@ -86,25 +92,25 @@ def test_completion_quality_is_stored_per_seed_with_the_classifier(tiny_run):
     assert 0 <= results["classifier"]["test_accuracy"] <= 1
     for q in ("1", "3"):
         column = results["quality"][q]
-        assert list(column) == list(reproduce.QUALITY_KEYS)
+        assert list(column) == list(results_module.QUALITY_KEYS)
         per_seed = [run["quality"]["cvae_top_k_accuracy"] for run in results["runs"] if str(run["quadrants"]) == q]
         assert column["cvae_top_k_accuracy"]["per_seed"] == per_seed
         # the true digit among K samples is at least as likely as the one most likely completion
         assert all(0 <= v <= 1 for v in per_seed)
         assert column["cvae_best_of_k_mse"]["mean"] >= 0
-    assert (base / "out" / "quality.md").read_text() == reproduce.render_quality_markdown(results)
+    assert (base / "out" / "quality.md").read_text() == report.render_quality_markdown(results)
     assert (base / "ckpt" / "tiny" / "digits" / "seed0" / "digit_classifier.pt").exists()
 
 
 def test_evaluations_are_reused_only_while_the_checkpoints_are_unchanged(tiny_run, tmp_path):
     base, first = tiny_run
-    cache = base / "ckpt" / "tiny" / "q3" / "seed1" / reproduce.EVALUATION_CACHE
+    cache = base / "ckpt" / "tiny" / "q3" / "seed1" / experiment.EVALUATION_CACHE
     stored = json.loads(cache.read_text())
     assert stored["evaluation"]["numbers"] == first["runs"][3]["numbers"]
     stored["evaluation"]["numbers"]["baseline_nll"] = -1.0  # a marker: only the cache can produce it
     cache.write_text(json.dumps(stored))
-    run = lambda: reproduce.reproduce(profile=MNIST_TINY, quadrants=[3], seeds=[1], out=tmp_path,
-                                      checkpoint_directory=base / "ckpt", progress=False, log=lambda _: None)
+    run = lambda: reproduce.reproduce(tiny_config(base / "ckpt", tmp_path, quadrants=[3], seed=1),
+                                      progress=False, log=lambda _: None)
     assert run()["runs"][0]["numbers"]["baseline_nll"] == -1.0
     stored["key"]["checkpoints_sha256"][1] = "0" * 64  # as if the CVAE had been retrained
     cache.write_text(json.dumps(stored))
@@ -159,8 +165,8 @@ def test_the_training_ablation_compares_a_step_schedule_and_kl_annealing(tiny_ru
     from cvae_lib.ablation import render_ablation_markdown, training_ablation
 
     base, first = tiny_run
-    results = training_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-4, kl_warmup_epochs=2, out=tmp_path,
-                                checkpoint_directory=base / "ckpt", progress=False)
+    config = tiny_config(base / "ckpt", tmp_path, quadrants=[3])
+    results = training_ablation(config, 3, second_lr=1e-4, kl_warmup_epochs=2, progress=False)
     published, stepped, annealed, annealed_stepped = results["variants"].values()
     run = next(r for r in first["runs"] if r["seed"] == 0 and r["quadrants"] == 3)
     assert published["numbers"] == run["numbers"]  # the same model, evaluation reused
@@ -172,8 +178,6 @@ def test_the_training_ablation_compares_a_step_schedule_and_kl_annealing(tiny_ru
     for name in ("cvae_lr0.0001", "cvae_klwarmup2", "cvae_klwarmup2_lr0.0001"):
         assert (folder / f"{name}.pt").exists() and (folder / f"evaluation_{name}.json").exists()
     with pytest.raises(ValueError, match="lower learning rate"):
-        training_ablation(3, profile=MNIST_TINY, seed=0, second_lr=1e-2, out=tmp_path,
-                          checkpoint_directory=base / "ckpt", progress=False)
+        training_ablation(config, 3, second_lr=1e-2, progress=False)
     with pytest.raises(ValueError, match="kl_warmup_epochs"):
-        training_ablation(3, profile=MNIST_TINY, seed=0, kl_warmup_epochs=0, out=tmp_path,
-                          checkpoint_directory=base / "ckpt", progress=False)
+        training_ablation(config, 3, kl_warmup_epochs=0, progress=False)

@@ -7,8 +7,10 @@ from torch import nn
 
 from cvae_lib import train, util
 from cvae_lib.models import CVAE
-from cvae_lib.train import CheckpointError, fit, train_or_load_baseline, train_or_load_cvae
-from tests.helpers import TINY, synthetic_data
+from cvae_lib.checkpoints import CheckpointError
+from cvae_lib.loop import fit
+from cvae_lib.train import train_or_load_baseline, train_or_load_cvae
+from tests.helpers import TINY, config_for, synthetic_data
 
 
 class ScriptedObjective:
@@ -57,10 +59,29 @@ def test_early_stopping_waits_for_min_epochs():
     assert result.epochs_run == 5 and result.best_epoch == 2  # patience alone would stop after 4
 
 
+def test_schedules_run_before_an_epoch_and_recording_after_it():
+    objective = ScriptedObjective([5.0, 4.0, 3.0])
+    calls = []
+
+    def on_epoch_start(epoch):
+        calls.append(("start", epoch))
+        objective.epoch = epoch
+
+    def on_epoch_end(epoch):
+        calls.append(("end", epoch))
+        return epoch * 10
+
+    data = (torch.ones(16, 1),)
+    result = fit(objective, data, data, lr=0.1, max_epochs=3, patience=5, batch_size=8, progress=False,
+                 on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end)
+    assert calls == [("start", 1), ("end", 1), ("start", 2), ("end", 2), ("start", 3), ("end", 3)]
+    assert result.snapshots == [10, 20, 30]  # only what the recording hook returned
+
+
 def test_training_lowers_the_loss_and_is_deterministic(tmp_path):
     data = synthetic_data()
-    first = train_or_load_baseline(data, profile=TINY, seed=3, checkpoint_path=None, progress=False)
-    second = train_or_load_baseline(data, profile=TINY, seed=3, checkpoint_path=None, progress=False)
+    first = train_or_load_baseline(data, config=config_for(TINY, seed=3), checkpoint_path=None, progress=False)
+    second = train_or_load_baseline(data, config=config_for(TINY, seed=3), checkpoint_path=None, progress=False)
     history = first.history
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert [r["val_loss"] for r in history] == [r["val_loss"] for r in second.history]
@@ -71,16 +92,16 @@ def test_training_lowers_the_loss_and_is_deterministic(tmp_path):
 def test_train_or_load_round_trip(tmp_path):
     data = synthetic_data()
     path = tmp_path / "ckpt" / "baseline.pt"
-    baseline = train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    baseline = train_or_load_baseline(data, config=config_for(TINY), checkpoint_path=path, progress=False)
     assert not baseline.loaded and path.exists()
     cvae_path = tmp_path / "ckpt" / "cvae.pt"
-    cvae = train_or_load_cvae(data, baseline, profile=TINY, checkpoint_path=cvae_path, progress=False,
+    cvae = train_or_load_cvae(data, baseline, config=config_for(TINY), checkpoint_path=cvae_path, progress=False,
                               z_dim=4, hidden_1=32, hidden_2=32)
     assert cvae.snapshots.shape == (cvae.epochs_run, train.SNAPSHOT_IMAGES, 28, 28)
 
-    again = train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    again = train_or_load_baseline(data, config=config_for(TINY), checkpoint_path=path, progress=False)
     assert again.loaded and again.history == baseline.history
-    cvae_again = train_or_load_cvae(data, again, profile=TINY, checkpoint_path=cvae_path,
+    cvae_again = train_or_load_cvae(data, again, config=config_for(TINY), checkpoint_path=cvae_path,
                                     progress=False, z_dim=4, hidden_1=32, hidden_2=32)
     assert cvae_again.loaded
     assert torch.equal(cvae_again.snapshots, cvae.snapshots)
@@ -92,11 +113,11 @@ def test_train_or_load_round_trip(tmp_path):
 def test_a_checkpoint_with_other_settings_is_refused(tmp_path):
     data = synthetic_data()
     path = tmp_path / "baseline.pt"
-    train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False)
+    train_or_load_baseline(data, config=config_for(TINY), checkpoint_path=path, progress=False)
     with pytest.raises(CheckpointError, match="hidden_1|model"):
-        train_or_load_baseline(data, profile=TINY, checkpoint_path=path, progress=False, hidden_1=64)
+        train_or_load_baseline(data, config=config_for(TINY), checkpoint_path=path, progress=False, hidden_1=64)
     with pytest.raises(CheckpointError, match="num_quadrants"):
-        train_or_load_baseline(synthetic_data(num_quadrants=3), profile=TINY, checkpoint_path=path,
+        train_or_load_baseline(synthetic_data(num_quadrants=3), config=config_for(TINY), checkpoint_path=path,
                                progress=False)
 
 
@@ -105,14 +126,14 @@ def test_a_corrupt_checkpoint_gives_a_clear_error(tmp_path, content):
     path = tmp_path / "baseline.pt"
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match="corrupt.*delete it"):
-        train_or_load_baseline(synthetic_data(), profile=TINY, checkpoint_path=path, progress=False)
+        train_or_load_baseline(synthetic_data(), config=config_for(TINY), checkpoint_path=path, progress=False)
 
 
 def test_a_foreign_file_is_not_taken_for_a_checkpoint(tmp_path):
     path = tmp_path / "baseline.pt"
     torch.save({"weights": torch.zeros(3)}, path)
     with pytest.raises(CheckpointError, match="not a cvae_lib checkpoint"):
-        train_or_load_baseline(synthetic_data(), profile=TINY, checkpoint_path=path, progress=False)
+        train_or_load_baseline(synthetic_data(), config=config_for(TINY), checkpoint_path=path, progress=False)
 
 
 def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
@@ -133,7 +154,7 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
 def test_bad_seed_is_rejected():
     with pytest.raises(ValueError, match="seed"):
-        train_or_load_baseline(synthetic_data(), profile=TINY, seed=-1, checkpoint_path=None)
+        train_or_load_baseline(synthetic_data(), config=config_for(TINY, seed=-1), checkpoint_path=None)
 
 
 def test_unknown_elbo_is_rejected():
@@ -164,16 +185,16 @@ def test_the_cvae_objective_anneals_training_steps_but_validates_the_true_elbo()
 
 def test_kl_warmup_trains_at_least_the_warmup_epochs_and_is_part_of_the_checkpoint(tmp_path):
     data = synthetic_data()
-    baseline = train_or_load_baseline(data, profile=TINY, checkpoint_path=None, progress=False)
+    baseline = train_or_load_baseline(data, config=config_for(TINY), checkpoint_path=None, progress=False)
     patient = dataclasses.replace(TINY, max_epochs=6, patience=1)
     path = tmp_path / "cvae.pt"
     small = {"z_dim": 4, "hidden_1": 32, "hidden_2": 32}
-    annealed = train_or_load_cvae(data, baseline, profile=patient, kl_warmup_epochs=5, checkpoint_path=path,
+    annealed = train_or_load_cvae(data, baseline, config=config_for(patient), kl_warmup_epochs=5, checkpoint_path=path,
                                   progress=False, **small)
     assert annealed.epochs_run >= 5 and annealed.config["kl_warmup_epochs"] == 5
     with pytest.raises(CheckpointError, match="kl_warmup_epochs"):
-        train_or_load_cvae(data, baseline, profile=patient, checkpoint_path=path, progress=False, **small)
-    plain = train_or_load_cvae(data, baseline, profile=patient, checkpoint_path=None, progress=False, **small)
+        train_or_load_cvae(data, baseline, config=config_for(patient), checkpoint_path=path, progress=False, **small)
+    plain = train_or_load_cvae(data, baseline, config=config_for(patient), checkpoint_path=None, progress=False, **small)
     assert "kl_warmup_epochs" not in plain.config  # so checkpoints made before the option still load
     with pytest.raises(ValueError, match="kl_warmup_epochs"):
-        train_or_load_cvae(data, baseline, profile=patient, kl_warmup_epochs=-1, checkpoint_path=None)
+        train_or_load_cvae(data, baseline, config=config_for(patient), kl_warmup_epochs=-1, checkpoint_path=None)

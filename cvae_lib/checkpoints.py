@@ -1,0 +1,103 @@
+"""Train-or-load: checkpoint files, the check of their configuration, the trained model.
+
+A checkpoint stores a model's weights with the configuration it was trained under (data sizes,
+profile, seed, learning rate, network sizes) and its training history. :func:`train_or_load`
+loads it only when that configuration matches the one asked for; anything else trains.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .loop import FitResult
+from .settings import RunConfig, seed_everything
+from .util import atomic_torch_save
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is corrupt or was made with other settings."""
+
+
+def default_checkpoint_path(kind: str, num_quadrants: int, config: RunConfig) -> Path:
+    """``<checkpoints>/<profile>/q<quadrants>/seed<seed>/<kind>.pt``: one file per setting."""
+    return (config.checkpoint_dir / config.profile.name / f"q{num_quadrants}" / f"seed{config.seed}"
+            / f"{kind}.pt")
+
+
+def digit_checkpoint_path(name: str, config: RunConfig) -> Path:
+    """``<checkpoints>/<profile>/digits/seed<seed>/<name>.pt``: the whole-digit models."""
+    return config.checkpoint_dir / config.profile.name / "digits" / f"seed{config.seed}" / f"{name}.pt"
+
+
+def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None) -> dict:
+    """Read a checkpoint safely (``weights_only=True``); check its configuration if given."""
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or was not written by cvae_lib ({type(exc).__name__}); "
+            f"delete it to train again"
+        ) from None
+    if not isinstance(checkpoint, dict) or {"config", "state_dict"} - checkpoint.keys():
+        raise CheckpointError(f"{path} is not a cvae_lib checkpoint; delete it to train again")
+    if expected_config is not None and checkpoint["config"] != expected_config:
+        found = checkpoint["config"]
+        differing = sorted(k for k in expected_config.keys() | found.keys()
+                           if expected_config.get(k) != found.get(k))
+        details = ", ".join(f"{k}: checkpoint {found.get(k)!r} vs requested {expected_config.get(k)!r}"
+                            for k in differing)
+        raise CheckpointError(
+            f"checkpoint {path} was made with other settings ({details}); delete it or use "
+            f"another checkpoint path"
+        )
+    return checkpoint
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    module: torch.nn.Module
+    config: dict
+    history: list[dict]
+    epochs_run: int
+    best_epoch: int
+    seconds: float  # training time when it was trained (also when loaded)
+    path: Path | None
+    loaded: bool  # True when it came from an existing checkpoint
+    snapshots: torch.Tensor | None = None  # CVAE: (epochs, images, 28, 28) predictions per epoch
+    snapshot_inputs: torch.Tensor | None = None
+
+
+def train_or_load(config: dict, build: Callable[[], torch.nn.Module],
+                  train: Callable[[torch.nn.Module], tuple[FitResult, dict]],
+                  checkpoint_path) -> TrainedModel:
+    """Build the module; load it from ``checkpoint_path`` if that exists and its configuration is
+    ``config``, else ``train`` it and save it there (atomically; ``None`` never saves)."""
+    seed_everything(config["seed"])  # before build(): the initial weights are random too
+    module = build()
+    path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and path.exists():
+        checkpoint = load_checkpoint(path, config)
+        module.load_state_dict(checkpoint["state_dict"])
+        module.eval()
+        return TrainedModel(module, config, checkpoint["history"], checkpoint["epochs_run"],
+                            checkpoint["best_epoch"], checkpoint["seconds"], path, True,
+                            checkpoint.get("snapshots"), checkpoint.get("snapshot_inputs"))
+    result, extras = train(module)
+    trained = TrainedModel(module, config, result.history, result.epochs_run, result.best_epoch,
+                           result.seconds, path, False, **extras)
+    if path is not None:
+        atomic_torch_save({
+            "config": config, "state_dict": module.state_dict(), "history": result.history,
+            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+            "seconds": result.seconds, **extras,
+        }, path)
+    return trained

@@ -1,0 +1,68 @@
+"""Figures of whole digits (chapters 6 and 7): grids of generated images and the β sweep.
+
+Same conventions as :mod:`cvae_lib.plots` (white background, one Figure per function).
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .plots import new_figure, row_label, show_image
+
+
+def plot_image_rows(images, row_labels=None, column_labels=None, title: str | None = None, cell: float = 0.6):
+    """A grid of whole images ``(rows, columns, 28, 28)`` with optional row and column labels."""
+    images = torch.as_tensor(images)
+    rows, cols = images.shape[:2]
+    fig, axes = new_figure(rows, cols, cell=cell)
+    for r in range(rows):
+        for c in range(cols):
+            show_image(axes[r, c], images[r, c])
+            for line in axes[r, c].lines:  # whole digits: no quadrant lines
+                line.remove()
+    for r, text in enumerate(row_labels or []):
+        row_label(axes[r, 0], text)
+    for c, text in enumerate(column_labels or []):
+        axes[0, c].set_title(text, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def plot_beta_samples(samples_by_beta: dict, digits=(2, 4, 7), per_digit: int = 4):
+    """One row per β: ``per_digit`` generated samples of each of ``digits``.
+
+    ``samples_by_beta`` maps β to generated images (10, K, 28, 28), row d asked for digit d.
+    """
+    rows = [torch.cat([samples[d, :per_digit] for d in digits]) for samples in samples_by_beta.values()]
+    columns = [f"{d}" if i == 0 else "" for d in digits for i in range(per_digit)]
+    return plot_image_rows(torch.stack(rows), [f"β = {b:g}" for b in samples_by_beta], columns)
+
+
+def plot_beta_sweep(sweeps):
+    """Reconstruction error, KL, diversity and fidelity against β (log scale), one panel each.
+
+    ``sweeps``: a list of :class:`cvae_lib.label_cvae.SweepPoint`, or a dict naming several
+    such lists (one line each).
+    """
+    if not isinstance(sweeps, dict):
+        sweeps = {"": sweeps}
+    panels = [("reconstruction", "reconstruction (nats per image)"), ("kl", "KL (nats per image)"),
+              ("diversity", "diversity (mean pairwise distance)"),
+              ("fidelity", "fidelity (read as the digit asked for)")]
+    panels = [(key, title) for key, title in panels
+              if all(key in p.numbers for points in sweeps.values() for p in points)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels) + 0.4, 3.0), squeeze=False)
+    fig.patch.set_facecolor("white")
+    for ax, (key, title) in zip(axes[0], panels):
+        for name, points in sweeps.items():
+            ax.plot([p.beta for p in points], [p.numbers[key] for p in points], "o-", ms=4, label=name or None)
+        ax.set_xscale("log")
+        ax.set_xlabel("β (weight of the KL term)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    if len(sweeps) > 1:
+        axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

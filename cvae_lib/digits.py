@@ -1,0 +1,65 @@
+"""What the whole-digit models share: chapters 6 and 7 generate digits, chapter 8 reads them.
+
+The base beneath :mod:`cvae_lib.label_cvae`, :mod:`cvae_lib.classifier_cvae` and
+:mod:`cvae_lib.quality` (and so beneath the paper's experiment, which uses chapter 8's
+measures): the label format, the Gaussian KL, and the measures of generated digits.
+"""
+from __future__ import annotations
+
+import torch
+
+from .settings import seed_everything
+
+NUM_CLASSES = 10
+
+
+def standard_normal_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """KL(N(loc, scale²) ‖ N(0, I)) summed over the latent dimensions, one value per image."""
+    return 0.5 * (loc.pow(2) + scale.pow(2) - 1.0 - 2.0 * scale.log()).sum(-1)
+
+
+def check_labels(labels: torch.Tensor) -> torch.Tensor:
+    if labels.dtype not in (torch.int64, torch.int32) or labels.numel() and (
+            labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise ValueError(f"labels must be integer digits 0–9, got {labels.dtype} values "
+                         f"{labels.unique().tolist()[:10]}")
+    return labels.long()
+
+
+def mean_pairwise_distance(samples: torch.Tensor) -> float:
+    """Diversity: the mean Euclidean distance between two samples of the same request.
+
+    ``samples``: (groups, K, ...) with K >= 2; pairs are taken within each group.
+    """
+    flat = samples.reshape(samples.shape[0], samples.shape[1], -1)
+    if flat.shape[1] < 2:
+        raise ValueError("diversity needs at least two samples per group")
+    distances = torch.cdist(flat, flat)
+    k = flat.shape[1]
+    return (distances.sum() / (flat.shape[0] * k * (k - 1))).item()
+
+
+@torch.no_grad()
+def evaluate_digit_model(model, images, labels, num_samples: int = 50, seed: int = 0, classifier=None) -> dict:
+    """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
+    for the models of chapters 6 and 7 (anything with ``loss_terms`` and ``generate``).
+
+    With a digit ``classifier`` (chapter 8's), also the *fidelity*: the fraction of generated
+    images that the classifier reads as the digit that was asked for.
+    """
+    seed_everything(seed)  # the reconstruction term draws z
+    model.eval()
+    reconstruction, kl = model.loss_terms(images, labels)[:2]
+    generated = model.generate(torch.arange(NUM_CLASSES), num_samples, seed=seed)
+    numbers = {"reconstruction": reconstruction.mean().item(), "kl": kl.mean().item(),
+               "diversity": mean_pairwise_distance(generated)}
+    if classifier is not None:
+        numbers["fidelity"] = requested_digit_accuracy(classifier, generated)
+    return numbers
+
+
+def requested_digit_accuracy(classifier, generated: torch.Tensor) -> float:
+    """Fraction of generated images read as the requested digit; row d of ``generated``
+    (digits, K, 28, 28) was asked to be digit d."""
+    requested = torch.arange(generated.shape[0]).unsqueeze(1).expand(generated.shape[:2])
+    return (classifier.predict(generated) == requested).float().mean().item()

@@ -1,0 +1,116 @@
+"""One setting of the paper's experiment: train or load both models, then evaluate every estimator.
+
+The evaluation is stored beside the checkpoints (``evaluation.json``), keyed by their SHA-256
+and the estimator settings, so a second run, or a run with more seeds, does not repeat it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+
+from . import evaluate
+from .checkpoints import TrainedModel
+from .data import QuadrantData, load_splits
+from .results import CURVE_SAMPLES, estimators
+from .settings import RunConfig, RunProfile
+from .train import baseline_guesses, train_or_load_baseline, train_or_load_cvae
+from .util import atomic_write_json
+
+EVALUATION_FORMAT = 1  # of the evaluation stored beside the checkpoints; bump when the estimators change
+EVALUATION_CACHE = "evaluation.json"
+
+
+@dataclasses.dataclass
+class TrainedSetting:
+    data: QuadrantData
+    baseline: TrainedModel
+    cvae: TrainedModel
+    seed: int
+
+
+def train_setting(num_quadrants: int, config: RunConfig, mnist: dict, progress: bool = True) -> TrainedSetting:
+    """Data, baseline and CVAE for one quadrant setting: each loaded if checkpointed, else trained."""
+    data = load_splits(num_quadrants, config.profile, mnist)
+    baseline = train_or_load_baseline(data, config, progress=progress)
+    cvae = train_or_load_cvae(data, baseline, config, progress=progress)
+    return TrainedSetting(data, baseline, cvae, config.seed)
+
+
+def evaluate_setting(setting: TrainedSetting, config: RunConfig) -> dict:
+    """Every estimator on the test split, nats per image, and the estimates against S.
+
+    Importance sampling draws the largest S once; each smaller S uses a prefix of the same
+    draws (so the S = 100 and S = 1000 numbers, and the curve, come from one pass).
+    Returns ``{"numbers": {...}, "curves": {"S": [...], "is": [...], "mc": [...]}}``.
+    """
+    cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
+    try:
+        return _evaluate(cvae, baseline, setting.data.test, setting.seed, config.profile)
+    finally:
+        cvae.to("cpu")
+        baseline.to("cpu")
+
+
+def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile) -> dict:
+    y_hat = baseline_guesses(baseline, test)
+    numbers = {
+        "baseline_nll": evaluate.baseline_nll(baseline, test),
+        "cvae_neg_elbo": evaluate.cvae_neg_elbo(cvae, test, y_hat, profile.elbo_samples, seed),
+    }
+    proposals = {"cvae_mc": "prior", "cvae_is": "posterior"}
+    sampled = [e for e in estimators(profile) if e.kind in proposals]
+    weights = {kind: evaluate.cvae_log_weights(cvae, test.inputs, test.targets, y_hat,
+                                               max(e.samples for e in sampled if e.kind == kind), proposal, seed)
+               for kind, proposal in proposals.items()}
+    for estimator in sampled:
+        numbers[estimator.key] = evaluate.nll_from_log_weights(
+            weights[estimator.kind][:estimator.samples]).mean().item()
+    curves = {"S": [s for s in CURVE_SAMPLES if s <= weights["cvae_is"].shape[0]]}
+    for short, kind in (("is", "cvae_is"), ("mc", "cvae_mc")):
+        curves[short] = [evaluate.nll_from_log_weights(weights[kind][:s]).mean().item()
+                         if s <= weights[kind].shape[0] else None for s in curves["S"]]
+    return {"numbers": numbers, "curves": curves}
+
+
+def _evaluation_key(setting: TrainedSetting, profile: RunProfile) -> dict | None:
+    """What an evaluation depends on: the two checkpoints' bytes and the estimator settings."""
+    paths = [setting.baseline.path, setting.cvae.path]
+    if any(path is None or not path.exists() for path in paths):
+        return None
+    return json.loads(json.dumps({  # as it reads back from the file (tuples become lists)
+        "format": EVALUATION_FORMAT,
+        "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths],
+        "evaluation": {key: profile.as_dict()[key]
+                       for key in ("test_size", "mc_samples", "is_samples", "elbo_samples")},
+        "curve_samples": list(CURVE_SAMPLES),
+    }))
+
+
+def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
+    """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
+
+    The evaluation is deterministic given the checkpoints, so re-running ``reproduce`` for more
+    seeds does not repeat the (slow) S = 1000 pass of the seeds already done. Adds ``seconds``:
+    the wall time of the evaluation when it was computed.
+    """
+    key = _evaluation_key(setting, config.profile)
+    cache = None
+    if key is not None:  # evaluation.json for the CVAE of cvae.pt, evaluation_<name>.json for others
+        stem = setting.cvae.path.stem
+        cache = setting.cvae.path.parent / (EVALUATION_CACHE if stem == "cvae" else f"evaluation_{stem}.json")
+    if cache is not None and cache.exists():
+        try:
+            stored = json.loads(cache.read_text())
+        except ValueError:
+            stored = {}  # unreadable: evaluate again and overwrite it
+        if stored.get("key") == key:
+            return stored["evaluation"]
+    start = time.perf_counter()
+    evaluation = evaluate_setting(setting, config)
+    evaluation["seconds"] = time.perf_counter() - start
+    if cache is not None:
+        atomic_write_json({"key": key, "evaluation": evaluation}, cache)
+    return evaluation
+

@@ -1,0 +1,162 @@
+"""The results document (``cll.json``): its estimators, its numbers and where they came from.
+
+Estimators are data, not strings: an :class:`Estimator` is a kind and, for the sampling
+estimators, a number of samples. Its ``key`` (``"cvae_is_1000"``) is how it is stored in
+``cll.json``, and :meth:`Estimator.from_key` is the one place where a key is read back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+
+from .data import output_pixels
+from .settings import RunProfile
+
+RESULTS_FORMAT = 2  # 2: adds the gap, chapter 8's quality measures and the classifier
+CURVE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # S of the estimates-against-S figure
+QUALITY_SAMPLES = 10  # K completions per test image for chapter 8's measures
+
+_LABELS = {
+    "baseline_nll": "Baseline NN: NLL",
+    "cvae_neg_elbo": "CVAE: negative ELBO (upper bound)",
+    "cvae_mc": "CVAE: Monte Carlo from the prior, S = {samples}",
+    "cvae_is": "CVAE: importance sampling, S = {samples}",
+}
+SAMPLED_KINDS = ("cvae_mc", "cvae_is")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Estimator:
+    """One row of the CLL table: ``kind`` and, for Monte Carlo and importance sampling, ``samples``."""
+
+    kind: str
+    samples: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in _LABELS:
+            raise ValueError(f"unknown estimator {self.kind!r}; one of {sorted(_LABELS)}")
+        if (self.kind in SAMPLED_KINDS) != (self.samples is not None):
+            raise ValueError(f"{self.kind} takes a number of samples exactly when it samples")
+
+    @property
+    def key(self) -> str:
+        return self.kind if self.samples is None else f"{self.kind}_{self.samples}"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.kind].format(samples=self.samples)
+
+    @classmethod
+    def from_key(cls, key: str) -> Estimator:
+        if key in _LABELS:
+            return cls(key)
+        kind, _, samples = key.rpartition("_")
+        if kind not in SAMPLED_KINDS or not samples.isdigit():
+            raise ValueError(f"not an estimator key: {key!r}")
+        return cls(kind, int(samples))
+
+
+def estimators(profile: RunProfile) -> list[Estimator]:
+    """The table's rows for a profile, in display order."""
+    return ([Estimator("baseline_nll"), Estimator("cvae_neg_elbo")]
+            + [Estimator("cvae_mc", s) for s in profile.mc_samples]
+            + [Estimator("cvae_is", s) for s in profile.is_samples])
+
+
+def best_importance_sampling(keys) -> Estimator:
+    """The importance-sampling estimator with the most samples among ``keys`` (the best estimate)."""
+    return max((e for e in map(Estimator.from_key, keys) if e.kind == "cvae_is"), key=lambda e: e.samples)
+
+
+def summarize(values: list[float]) -> dict:
+    """Mean, standard deviation over seeds, and the values themselves."""
+    return {"mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "per_seed": values}
+
+
+def provenance() -> dict:
+    """What a stored number was computed with: library versions and the machine."""
+    import matplotlib
+    import pyro
+    import torchvision
+
+    from . import __version__
+
+    cpu = platform.processor() or platform.machine()
+    if torch.cuda.is_available():
+        machine = f"{torch.cuda.get_device_name(0)} (GPU); {os.cpu_count()} CPU cores"
+    else:
+        machine = f"{os.cpu_count()} CPU cores ({cpu}, {platform.system()}), no GPU used"
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "torchvision": torchvision.__version__, "pyro": pyro.__version__,
+                "matplotlib": matplotlib.__version__, "cvae_lib": __version__}
+    return {"versions": versions, "machine": machine}
+
+
+QUALITY_KEYS = {  # chapter 8's measures, in display order
+    "baseline_accuracy": "baseline: classifier accuracy of its prediction",
+    "cvae_mode_accuracy": "CVAE: accuracy of the most likely completion (prior mean)",
+    "cvae_top_k_accuracy": f"CVAE: true digit among K = {QUALITY_SAMPLES} samples",
+    "cvae_label_entropy": "CVAE: entropy of the digit across samples (nats)",
+    "cvae_diversity": "CVAE: mean pairwise distance between samples",
+    "baseline_mse": "baseline: squared error per output pixel",
+    "cvae_best_of_k_mse": f"CVAE: best-of-{QUALITY_SAMPLES} squared error per output pixel",
+}
+
+
+def build_results(profile: RunProfile, seeds: list[int], quadrants: list[int], runs: list[dict],
+                  seconds_per_seed: list[float]) -> dict:
+    """The results document: settings, per-run numbers and the mean ± std table."""
+    table = {}
+    for q in quadrants:
+        rows = [run for run in runs if run["quadrants"] == q]
+        table[str(q)] = {e.key: summarize([run["numbers"][e.key] for run in rows]) for e in estimators(profile)}
+    # The paper's claim in one number per column: how much better the CVAE's CLL is.
+    best_is = best_importance_sampling(e.key for e in estimators(profile)).key
+    gap = {}
+    for q in quadrants:
+        per_image = [run["numbers"]["baseline_nll"] - run["numbers"][best_is]
+                     for run in runs if run["quadrants"] == q]
+        gap[str(q)] = {"estimator": best_is, "output_pixels": output_pixels(q),
+                       "nats_per_image": summarize(per_image),
+                       "nats_per_output_pixel": summarize([g / output_pixels(q) for g in per_image])}
+    if all("quality" in run for run in runs):
+        quality = {str(q): {key: summarize([run["quality"][key] for run in runs if run["quadrants"] == q])
+                            for key in QUALITY_KEYS}
+                   for q in quadrants}
+    else:
+        quality = None
+    made_with = provenance()
+    return {
+        "format": RESULTS_FORMAT,
+        "profile": profile.name,
+        "profile_settings": profile.as_dict(),
+        "seeds": seeds,
+        "quadrants": quadrants,
+        "seconds_per_seed": statistics.fmean(seconds_per_seed),
+        "seconds_by_seed": dict(zip(map(str, seeds), seconds_per_seed)),
+        "table": table,
+        "gap": gap,
+        "quality": quality,
+        "runs": runs,
+        "versions": made_with["versions"],
+        "machine": made_with["machine"],
+        "test_images": runs[0]["test_images"] if runs else None,
+    }
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """Read a ``cll.json`` written by ``reproduce``, with a clear error if it is missing."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no results at {path}; run `python -m cvae_lib reproduce --out {path.parent}` first"
+        )
+    return json.loads(path.read_text())
