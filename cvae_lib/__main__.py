@@ -27,6 +27,21 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+def _add_run_options(command) -> None:
+    """The options every training command shares: the profile, the folders, the progress bars."""
+    command.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                         help="run size: 'fast' (subset, few epochs, CI) or 'full' (published numbers); "
+                              "default: $CVAE_PROFILE, else full")
+    command.add_argument("--out", default=None, metavar="DIR",
+                         help="output folder (default: results/ for the full profile, results/<profile>/ "
+                              "for others, so a smoke run never overwrites the published numbers)")
+    command.add_argument("--data-dir", default=None, metavar="DIR",
+                         help="MNIST root (the folder holding MNIST/raw); default: $CVAE_DATA_DIR, else ./data")
+    command.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                         help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
+    command.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m cvae_lib",
                      description="Conditional VAE on MNIST quadrant completion (Sohn et al., 2015).")
@@ -37,22 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train (or load from checkpoints) the baseline and the CVAE for each quadrant "
                     "setting and seed, evaluate every CLL estimator on the test set, and write "
                     "DIR/cll.json, DIR/cll.md and figures (PNG) to DIR.")
-    rep.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                     help="run size: 'fast' (subset, few epochs, CI) or 'full' (published numbers); "
-                          "default: $CVAE_PROFILE, else full")
+    _add_run_options(rep)
     rep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
                      help="input quadrant settings to run (default: 1 2 3)")
     seeds = rep.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="one training seed (default: 0)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="several training seeds, e.g. 0 1 2")
-    rep.add_argument("--out", default=None, metavar="DIR",
-                     help="output folder (default: results/ for the full profile, results/<profile>/ "
-                          "for others, so a smoke run never overwrites the published numbers)")
-    rep.add_argument("--data-dir", default=None, metavar="DIR",
-                     help="MNIST root (the folder holding MNIST/raw); default: $CVAE_DATA_DIR, else ./data")
-    rep.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                     help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
-    rep.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     book = commands.add_parser(
         "execute-book", help="run the book's notebooks in place and store their outputs",
@@ -69,17 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "rate with the same early stopping (a step schedule); train one with the KL weight "
                     "annealed, and continue that one too; evaluate all four and write "
                     "DIR/ablation.json and DIR/ablation.md.")
-    ablation.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                          help="run size; default: $CVAE_PROFILE, else full")
+    _add_run_options(ablation)
     ablation.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",
                           help="setting (default: 1)")
     ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
     ablation.add_argument("--lr", type=float, default=1e-4, help="learning rate of the second step (default: 1e-4)")
     ablation.add_argument("--kl-warmup", type=int, default=10, metavar="EPOCHS",
                           help="epochs over which the KL weight rises linearly to 1 (default: 10)")
-    ablation.add_argument("--out", default=None, metavar="DIR",
-                          help="output folder (default: results/ for full, results/<profile>/ otherwise)")
-    ablation.add_argument("--no-progress", action="store_true", help="hide progress bars")
     readme = commands.add_parser(
         "update-readme", help="write the results table of README.md from a cll.json",
         description="Replace the block between the cll-table markers of README.md with the table "
@@ -93,10 +94,8 @@ def _config(args, seed: int = 0):
     """The edge: the run configuration from the arguments, else the CVAE_* variables, else defaults."""
     from .settings import RunConfig
 
-    return RunConfig.from_environment(
-        args.profile, seed=seed, quadrants=getattr(args, "quadrants", None) or (1, 2, 3),
-        data_dir=getattr(args, "data_dir", None), checkpoint_dir=getattr(args, "checkpoint_dir", None),
-        results_dir=getattr(args, "out", None))
+    return RunConfig.from_environment(args.profile, seed=seed, quadrants=args.quadrants, data_dir=args.data_dir,
+                                      checkpoint_dir=args.checkpoint_dir, results_dir=args.out)
 
 
 def _run(args) -> None:

@@ -15,7 +15,7 @@ from torch import nn
 
 from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
-from .digits import NUM_CLASSES, check_labels, standard_normal_kl
+from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
 from .settings import RunConfig
 from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
@@ -87,17 +87,11 @@ class ClassifierCVAE(nn.Module):
         return probs.reshape(num_rows, NUM_CLASSES, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
 
-class ClassifierCVAEObjective:
+class ClassifierCVAEObjective(WeightedTermsObjective):
     """Reconstruction + KL + w · cross-entropy, summed over the batch (w = 10 by default)."""
 
     def __init__(self, model: ClassifierCVAE, classifier_weight: float = 10.0):
-        if not classifier_weight >= 0:
-            raise ValueError(f"classifier_weight must be >= 0, got {classifier_weight!r}")
-        self.module, self.classifier_weight = model, classifier_weight
-
-    def loss(self, images, labels) -> torch.Tensor:
-        reconstruction, kl, cross_entropy = self.module.loss_terms(images, labels)
-        return (reconstruction + kl + self.classifier_weight * cross_entropy).sum()
+        super().__init__(model, kl=1.0, classifier_weight=classifier_weight)
 
 
 def train_or_load_classifier_cvae(data, config: RunConfig, *, classifier_weight: float = 10.0, z_dim: int = 20,

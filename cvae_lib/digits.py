@@ -13,6 +13,21 @@ from .settings import seed_everything
 NUM_CLASSES = 10
 
 
+class WeightedTermsObjective:
+    """reconstruction + Σ weight · term over the other terms of ``module.loss_terms(images, labels)``,
+    summed over the batch (an objective for :func:`cvae_lib.loop.fit`)."""
+
+    def __init__(self, module, **weights: float):
+        for name, weight in weights.items():
+            if not weight >= 0:
+                raise ValueError(f"{name} must be >= 0, got {weight!r}")
+        self.module, self.weights = module, weights
+
+    def loss(self, images, labels) -> torch.Tensor:
+        reconstruction, *others = self.module.loss_terms(images, labels)
+        return (reconstruction + sum(w * term for w, term in zip(self.weights.values(), others))).sum()
+
+
 def standard_normal_kl(loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """KL(N(loc, scale²) ‖ N(0, I)) summed over the latent dimensions, one value per image."""
     return 0.5 * (loc.pow(2) + scale.pow(2) - 1.0 - 2.0 * scale.log()).sum(-1)

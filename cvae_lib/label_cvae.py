@@ -24,7 +24,7 @@ from torch import nn
 
 from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
-from .digits import NUM_CLASSES, check_labels, evaluate_digit_model, standard_normal_kl
+from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, evaluate_digit_model, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
 from .settings import RunConfig
 from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
@@ -76,17 +76,11 @@ class LabelCVAE(nn.Module):
         return probs.transpose(0, 1).reshape(len(labels), num_samples, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
 
-class LabelCVAEObjective:
-    """Reconstruction + β·KL, summed over the batch (for :func:`cvae_lib.train.fit`)."""
+class LabelCVAEObjective(WeightedTermsObjective):
+    """Reconstruction + β·KL, summed over the batch."""
 
     def __init__(self, model: LabelCVAE, beta: float = 1.0):
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta!r}")
-        self.module, self.beta = model, beta
-
-    def loss(self, images, labels) -> torch.Tensor:
-        reconstruction, kl = self.module.loss_terms(images, labels)
-        return (reconstruction + self.beta * kl).sum()
+        super().__init__(model, beta=beta)
 
 
 def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, conditioning: str = "add",

@@ -40,17 +40,47 @@ def test_outputs_show_no_paths_of_this_machine(path):
             assert not MACHINE_PATH.search(text), f"machine path in {path.name}: {text[:200]}"
 
 
+def _code(path):
+    return [c for c in _cells(path) if c["cell_type"] == "code"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_notebook_installs_the_library_only_in_colab(path):
-    first_code = next(c for c in _cells(path) if c["cell_type"] == "code")
-    source = "".join(first_code["source"])
+    first_code = _code(path)[0]
+    source = _source(first_code)
     assert '"google.colab" in sys.modules' in source and "pip install" in source
     assert first_code["outputs"] == []  # it did nothing where the outputs were made
 
 
+def test_the_colab_install_cell_is_the_same_in_every_notebook():
+    sources = {path.name: _source(_code(path)[0]) for path in NOTEBOOKS}
+    assert len(set(sources.values())) == 1, (
+        "the first code cell (Colab install) differs between notebooks; copy it from one to the others: "
+        + ", ".join(sorted(sources)))
+
+
+def test_the_settings_cell_is_the_same_in_every_chapter():
+    cells = {path.name: _code(path)[1] for path in NOTEBOOKS[1:]}
+    sources = {name: _source(cell) for name, cell in cells.items()}
+    assert len(set(sources.values())) == 1, "the settings cell (second code cell) differs between chapters"
+    source = next(iter(sources.values()))
+    assert "CONFIG = RunConfig.from_environment(" in source and "print(CONFIG.describe())" in source
+    for name, cell in cells.items():
+        # its printout names the profile, so it is the one setup cell whose output nbval ignores
+        assert cell["metadata"].get("tags") == ["nbval-ignore-output"], name
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
-def test_each_chapter_states_its_settings_at_the_top(path):
-    code = [c for c in _cells(path) if c["cell_type"] == "code"]
-    settings = "".join(code[1]["source"])
-    assert "PROFILE = settings.get_profile()" in settings and "SEED" in settings
-    assert "nbval-ignore-output" in code[1]["metadata"].get("tags", [])
+def test_settings_are_resolved_once_at_the_top_of_each_chapter(path):
+    later = "".join(_source(cell) for cell in _code(path)[2:])
+    for lookup in ("RunConfig.from_environment", "get_profile", "os.environ", "CVAE_PROFILE"):
+        assert lookup not in later, f"{path.name} looks up its settings again ({lookup}); use CONFIG"
+
+
+def test_the_notebooks_are_the_source_of_the_book():
+    # nothing in book/ writes the chapters: an edit saved in Jupyter or Colab is the whole change
+    assert sorted(p.name for p in (ROOT / "book").glob("*.py")) == []
