@@ -98,22 +98,30 @@ def _config(args, seed: int = 0):
                                       checkpoint_dir=args.checkpoint_dir, results_dir=args.out)
 
 
-def _run(args) -> None:
+def _seeds(args) -> list[int]:
+    if args.command == "ablation":
+        return [args.seed]
+    return list(dict.fromkeys(args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]))
+
+
+def _run(args, config) -> None:
     if args.command == "reproduce":
         from .reproduce import reproduce
 
-        seeds = args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]
-        seeds = list(dict.fromkeys(seeds))
-        config = _config(args, seeds[0])
-        results = reproduce(config, seeds=seeds, progress=not args.no_progress)
+        results = reproduce(config, seeds=_seeds(args), progress=not args.no_progress)
         out = config.results_dir
-        print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures "
-              f"({results['seconds_per_seed']:.0f} s per seed)")
+        loaded = [run["loaded_from_checkpoint"] for run in results["runs"]]
+        seconds = results["seconds_per_seed"]
+        if all(loaded):
+            took = f"every model was loaded from its checkpoint; one seed took {seconds:.0f} s when it was made"
+        elif any(loaded):
+            took = f"{seconds:.0f} s per seed, counting the stored training times of the models loaded"
+        else:
+            took = f"{seconds:.0f} s per seed"
+        print(f"wrote {out}/cll.json, {out}/cll.md and {len(results['figures'])} figures ({took})")
     elif args.command == "ablation":
         from .ablation import training_ablation
 
-        args.quadrants = [args.quadrant]
-        config = _config(args, args.seed)
         results = training_ablation(config, args.quadrant, second_lr=args.lr, kl_warmup_epochs=args.kl_warmup,
                                     progress=not args.no_progress)
         print(f"wrote {config.results_dir}/ablation.json and {config.results_dir}/ablation.md")
@@ -140,14 +148,31 @@ def main(argv=None) -> int:
             print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
             return 2
     from .checkpoints import CheckpointError
-    from .data import MNISTNotFoundError
 
+    config = None
     try:
-        _run(args)
-    except (MNISTNotFoundError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        if args.command in ("reproduce", "ablation"):
+            if args.command == "ablation":
+                args.quadrants = [args.quadrant]
+            config = _config(args, _seeds(args)[0])  # checked before anything runs, a bad device too
+        _run(args, config)
+    except KeyboardInterrupt:
+        print(f"python -m cvae_lib: interrupted; kept: {_kept(args, config)}", file=sys.stderr)
+        return 130
+    except (CheckpointError, OSError, ValueError, FloatingPointError) as exc:
         print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _kept(args, config) -> str:
+    """What an interrupted command leaves: everything finished before it, nothing half-written."""
+    if config is not None:
+        return (f"every checkpoint and evaluation finished before it (under {config.checkpoint_dir}); "
+                f"the files in {config.results_dir} are unchanged")
+    if args.command == "execute-book":
+        return "the notebooks executed before it; the one running was not changed"
+    return "every file as it was"
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from .report import markdown_table
 from .results import Estimator, best_importance_sampling, provenance
 from .settings import RunConfig
 from .train import train_or_load_cvae, train_or_load_cvae_continued
-from .util import atomic_write_json, atomic_write_text
+from .util import atomic_write_json, atomic_write_text, ensure_writable_folder
 
 
 def training_ablation(config: RunConfig, num_quadrants: int = 1, *, second_lr: float = 1e-4,
@@ -34,6 +34,7 @@ def training_ablation(config: RunConfig, num_quadrants: int = 1, *, second_lr: f
     """
     if type(kl_warmup_epochs) is not int or kl_warmup_epochs < 1:
         raise ValueError(f"kl_warmup_epochs must be a positive int, got {kl_warmup_epochs!r}")
+    out = ensure_writable_folder(out if out is not None else config.results_dir)
     setting = train_setting(num_quadrants, config, load_mnist(config.data_dir), progress=progress)
     folder = Path(setting.cvae.path).parent
     annealed_name = f"cvae_klwarmup{kl_warmup_epochs}"
@@ -63,7 +64,6 @@ def training_ablation(config: RunConfig, num_quadrants: int = 1, *, second_lr: f
     results = {"profile": config.profile.name, "quadrants": num_quadrants, "seed": config.seed,
                "kl_warmup_epochs": kl_warmup_epochs, "second_lr": second_lr, "variants": variants,
                **provenance()}
-    out = Path(out if out is not None else config.results_dir)
     atomic_write_json(results, out / "ablation.json")
     atomic_write_text(render_ablation_markdown(results), out / "ablation.md")
     return results

@@ -7,6 +7,7 @@ loads it only when that configuration matches the one asked for; anything else t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -35,6 +36,33 @@ def digit_checkpoint_path(name: str, config: RunConfig) -> Path:
     return config.checkpoint_dir / config.profile.name / "digits" / f"seed{config.seed}" / f"{name}.pt"
 
 
+CHECKSUM_KEY = "contents_sha256"
+
+
+def contents_sha256(checkpoint: dict) -> str:
+    """SHA-256 of everything a checkpoint holds (tensors by their bytes), its checksum left out."""
+    digest = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"tensor {value.dtype} {tuple(value.shape)}".encode())
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(f"key {key!r}".encode())
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"list {len(value)}".encode())
+            for item in value:
+                feed(item)
+        else:
+            digest.update(f"value {value!r}".encode())
+
+    feed({key: value for key, value in checkpoint.items() if key != CHECKSUM_KEY})
+    return digest.hexdigest()
+
+
 def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None) -> dict:
     """Read a checkpoint safely (``weights_only=True``); check its configuration if given."""
     path = Path(path)
@@ -49,6 +77,10 @@ def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None
         ) from None
     if not isinstance(checkpoint, dict) or {"config", "state_dict"} - checkpoint.keys():
         raise CheckpointError(f"{path} is not a cvae_lib checkpoint; delete it to train again")
+    # Checkpoints written before the checksum existed carry none; every one written now does.
+    if CHECKSUM_KEY in checkpoint and checkpoint[CHECKSUM_KEY] != contents_sha256(checkpoint):
+        raise CheckpointError(f"checkpoint {path} is damaged: its contents no longer match the checksum "
+                              f"stored in it; delete it to train again")
     if expected_config is not None and checkpoint["config"] != expected_config:
         found = checkpoint["config"]
         differing = sorted(k for k in expected_config.keys() | found.keys()
@@ -95,9 +127,8 @@ def train_or_load(config: dict, build: Callable[[], torch.nn.Module],
     trained = TrainedModel(module, config, result.history, result.epochs_run, result.best_epoch,
                            result.seconds, path, False, **extras)
     if path is not None:
-        atomic_torch_save({
-            "config": config, "state_dict": module.state_dict(), "history": result.history,
-            "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-            "seconds": result.seconds, **extras,
-        }, path)
+        checkpoint = {"config": config, "state_dict": module.state_dict(), "history": result.history,
+                      "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                      "seconds": result.seconds, **extras}
+        atomic_torch_save({**checkpoint, CHECKSUM_KEY: contents_sha256(checkpoint)}, path)
     return trained

@@ -8,7 +8,9 @@ a side are set to the sentinel -1, which no real pixel (in [0, 1]) can take, so
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+from pathlib import Path
 
 import torch
 
@@ -19,14 +21,37 @@ IMAGE_SIZE = 28
 NUM_TRAIN_IMAGES = 60_000
 NUM_VAL_IMAGES = 10_000
 SPLIT_SEED = 0  # the validation hold-out is the same for every run and every training seed
-MNIST_FILES = (
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
-)
+# The official files, uncompressed, and their MD5 digests: what is read is checked against them.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+MNIST_FILES = tuple(MNIST_MD5)
 
 
 class MNISTNotFoundError(FileNotFoundError):
     """MNIST is neither on disk nor downloadable."""
+
+
+class MNISTCorruptError(ValueError):
+    """An MNIST file is on disk but is not the official file (truncated, damaged or another file)."""
+
+
+def verify_mnist_files(raw: Path) -> None:
+    """Check every MNIST file present in ``raw`` against the official MD5; missing files pass
+    (they are downloaded). Raises :class:`MNISTCorruptError` naming the first bad file."""
+    for name, expected in MNIST_MD5.items():
+        path = raw / name
+        if not path.is_file():
+            continue
+        digest = hashlib.md5(path.read_bytes()).hexdigest()
+        if digest != expected:
+            raise MNISTCorruptError(
+                f"{path} is not the official MNIST file: truncated, damaged or replaced "
+                f"({path.stat().st_size:,} bytes, MD5 {digest}, expected {expected}); delete it to "
+                f"download it again, or put the official file there")
 
 
 def input_mask(num_quadrants: int, size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -34,7 +59,7 @@ def input_mask(num_quadrants: int, size: int = IMAGE_SIZE) -> torch.Tensor:
 
     1 quadrant: bottom-left; 2: the left half; 3: everything but the bottom-right.
     """
-    check_quadrants(num_quadrants)
+    num_quadrants = check_quadrants(num_quadrants)
     half = size // 2
     mask = torch.zeros(size, size, dtype=torch.bool)
     mask[half:, :half] = True
@@ -77,8 +102,11 @@ def mask_quadrants(images: torch.Tensor, num_quadrants: int) -> tuple[torch.Tens
     ``images`` has shape (N, 28, 28) or (28, 28) with floats in [0, 1]; both outputs
     have the same shape, and inputs and targets partition every image.
     """
-    images = _check_images(images)
-    is_input = input_mask(num_quadrants).to(images.device)
+    return _apply_mask(_check_images(images), input_mask(num_quadrants))
+
+
+def _apply_mask(images: torch.Tensor, is_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    is_input = is_input.to(images.device)
     inputs = torch.where(is_input, images, torch.full_like(images, MASK_VALUE))
     targets = torch.where(is_input, torch.full_like(images, MASK_VALUE), images)
     return inputs, targets
@@ -129,14 +157,20 @@ def _torchvision_mnist(root: str, train: bool):
 def load_mnist(root: str | os.PathLike) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Official MNIST as float images in [0, 1]: ``{"train": (images, labels), "test": ...}``.
 
-    ``root`` is the folder that holds ``MNIST/raw`` (a run's ``config.data_dir``).
+    ``root`` is the folder that holds ``MNIST/raw`` (a run's ``config.data_dir``). The files are
+    checked against the official MD5 digests before and after any download.
     """
+    raw = Path(root) / "MNIST" / "raw"
+    verify_mnist_files(raw)
+    downloads = not all((raw / name).is_file() for name in MNIST_FILES)
     root = str(root)
     out = {}
     for split, is_train in (("train", True), ("test", False)):
         dataset = _torchvision_mnist(root, is_train)
         # One vectorised conversion instead of a per-sample transform every epoch.
         out[split] = (dataset.data.float().div_(255.0), dataset.targets.clone())
+    if downloads:
+        verify_mnist_files(raw)  # what was downloaded is checked too
     return out
 
 
@@ -164,8 +198,11 @@ def load_splits(num_quadrants: int, profile: RunProfile, mnist: dict) -> Quadran
     may take a subset (the first images of each split, so subsets are nested).
     ``mnist`` comes from :func:`load_mnist`.
     """
+    num_quadrants = check_quadrants(num_quadrants)
+    is_input = input_mask(num_quadrants)
+
     def split(images, labels) -> QuadrantSplit:
-        inputs, targets = mask_quadrants(images, num_quadrants)
+        inputs, targets = _apply_mask(images, is_input)
         return QuadrantSplit(inputs, targets, images, labels)
 
     train, val, test = (split(*part) for part in _profile_subsets(mnist, profile))

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .data import MASK_VALUE
 from .models import CVAE, BaselineNet, flatten_images, masked_bernoulli_log_likelihood
+from .settings import as_int
 
 IMAGE_BATCH = 500
 SAMPLE_CHUNK = 100  # samples of z held in memory at once: (chunk, batch, 784) floats
@@ -37,9 +38,9 @@ def _batches(module, *tensors):
 
 
 def _check_samples(num_samples) -> int:
-    if type(num_samples) is not int or num_samples < 1:
+    if as_int(num_samples) is None or as_int(num_samples) < 1:
         raise ValueError(f"the number of samples must be a positive int, got {num_samples!r}")
-    return num_samples
+    return as_int(num_samples)
 
 
 @torch.no_grad()
@@ -100,7 +101,7 @@ def cvae_log_weights(cvae: CVAE, inputs, targets, y_hat, num_samples: int,
     The estimate with S' <= S samples is ``nll_from_log_weights(log_w[:S'])``: one draw of
     1000 samples gives the estimates for S = 1, 10, 100 and 1000 alike.
     """
-    _check_samples(num_samples)
+    num_samples = _check_samples(num_samples)
     if proposal not in ("prior", "posterior"):
         raise ValueError(f"proposal must be 'prior' or 'posterior', got {proposal!r}")
     cvae.eval()
@@ -124,7 +125,7 @@ def cvae_nll_per_image(cvae: CVAE, inputs, targets, y_hat, num_samples: int,
 def cvae_neg_elbo_per_image(cvae: CVAE, inputs, targets, y_hat, num_samples: int = 10,
                             seed: int = 0) -> torch.Tensor:
     """−ELBO per image: reconstruction averaged over S draws from q, plus the exact KL."""
-    _check_samples(num_samples)
+    num_samples = _check_samples(num_samples)
     cvae.eval()
     generator = torch.Generator(device=next(cvae.parameters()).device).manual_seed(seed)
     out = []

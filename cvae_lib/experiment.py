@@ -16,7 +16,7 @@ from .data import QuadrantData, load_splits
 from .results import CURVE_SAMPLES, estimators
 from .settings import RunConfig, RunProfile
 from .train import baseline_guesses, train_or_load_baseline, train_or_load_cvae
-from .util import atomic_write_json
+from .util import NonFiniteError, atomic_write_json, non_finite
 
 EVALUATION_FORMAT = 1  # of the evaluation stored beside the checkpoints; bump when the estimators change
 EVALUATION_CACHE = "evaluation.json"
@@ -92,8 +92,9 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
     """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
 
     The evaluation is deterministic given the checkpoints, so re-running ``reproduce`` for more
-    seeds does not repeat the (slow) S = 1000 pass of the seeds already done. Adds ``seconds``:
-    the wall time of the evaluation when it was computed.
+    seeds does not repeat the (slow) S = 1000 pass of the seeds already done. Adds ``seconds``
+    (the wall time of the evaluation when it was computed) and ``loaded`` (whether it was reused).
+    A non-finite number is never stored: it raises :class:`~cvae_lib.util.NonFiniteError`.
     """
     key = _evaluation_key(setting, config.profile)
     cache = None
@@ -105,12 +106,17 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
             stored = json.loads(cache.read_text())
         except ValueError:
             stored = {}  # unreadable: evaluate again and overwrite it
-        if stored.get("key") == key:
-            return stored["evaluation"]
+        if stored.get("key") == key and not non_finite(stored.get("evaluation")):
+            return {**stored["evaluation"], "loaded": True}
     start = time.perf_counter()
     evaluation = evaluate_setting(setting, config)
     evaluation["seconds"] = time.perf_counter() - start
+    bad = non_finite(evaluation)
+    if bad:
+        raise NonFiniteError(
+            f"the evaluation of {setting.cvae.path or 'the CVAE'} gave non-finite numbers ({', '.join(bad[:3])}); "
+            f"nothing was stored. Its checkpoints may be damaged: delete them to train again")
     if cache is not None:
         atomic_write_json({"key": key, "evaluation": evaluation}, cache)
-    return evaluation
+    return {**evaluation, "loaded": False}
 

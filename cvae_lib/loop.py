@@ -92,9 +92,10 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
             val_loss = sum(objective.loss(*b).item() for b in _batches(val, EVAL_BATCH_SIZE, False))
         row = {"epoch": epoch, "train_loss": train_loss / num_train, "val_loss": val_loss / num_val,
                "seconds": time.perf_counter() - epoch_start}
-        if not math.isfinite(row["train_loss"]):
+        if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
             raise FloatingPointError(
-                f"training diverged at epoch {epoch} (loss {row['train_loss']}); lower the learning rate"
+                f"training diverged at epoch {epoch} (training loss {row['train_loss']}, validation loss "
+                f"{row['val_loss']}); nothing was saved; lower the learning rate"
             )
         history.append(row)
         if on_epoch_end is not None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import IMAGE_SIZE, MASK_VALUE
+from .settings import as_int
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
@@ -217,8 +218,9 @@ class CVAE(nn.Module):
 def predict_completions(cvae: CVAE, baseline: BaselineNet, inputs: torch.Tensor,
                         num_samples: int = 10, seed: int | None = 0) -> torch.Tensor:
     """K sampled CVAE completions per input (probabilities, (N, K, 28, 28)), for figures."""
-    if type(num_samples) is not int or num_samples < 1:
+    if as_int(num_samples) is None or as_int(num_samples) < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    num_samples = as_int(num_samples)
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     cvae.eval()
     baseline.eval()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .results import QUALITY_KEYS, Estimator
-from .util import atomic_write_text
+from .util import atomic_write_text, check_finite
 
 
 def markdown_table(header: list[str], rows: list[list[str]], align: str) -> str:
@@ -95,6 +95,7 @@ def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> boo
 
     Returns True when the file changed. The README must already hold the two markers.
     """
+    check_finite(results, "the results")
     readme = Path(readme)
     text = readme.read_text()
     if README_START not in text or README_END not in text:

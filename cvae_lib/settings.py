@@ -75,21 +75,34 @@ def get_profile(profile: str | RunProfile | None = None) -> RunProfile:
     return PROFILES[name]
 
 
+def as_int(value) -> int | None:
+    """``value`` as a Python int if it is an integer (an int, a NumPy integer, a 0-d integer
+    tensor), else None. A bool is not a count and a float 2.0 is not an intended one."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return None
+    if isinstance(value, torch.Tensor):
+        if value.dim() != 0 or value.dtype == torch.bool or value.is_floating_point() or value.is_complex():
+            return None
+        return int(value.item())
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return None
+
+
 def check_quadrants(num_quadrants) -> int:
     """Validate the number of input quadrants and return it as an int."""
-    # bool is an int subclass and a float 2.0 is not an intended count: reject both.
-    if type(num_quadrants) is not int or num_quadrants not in ALLOWED_QUADRANTS:
+    if as_int(num_quadrants) not in ALLOWED_QUADRANTS:
         raise ValueError(
             f"num_quadrants must be one of the ints {ALLOWED_QUADRANTS} (the number of input "
             f"quadrants), got {num_quadrants!r}"
         )
-    return num_quadrants
+    return as_int(num_quadrants)
 
 
 def check_seed(seed) -> int:
-    if type(seed) is not int or seed < 0:
+    if as_int(seed) is None or as_int(seed) < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return seed
+    return as_int(seed)
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -142,7 +155,7 @@ class RunConfig:
     def __post_init__(self):
         if not isinstance(self.profile, RunProfile):
             raise TypeError(f"profile must be a RunProfile, got {type(self.profile).__name__}")
-        check_seed(self.seed)
+        object.__setattr__(self, "seed", check_seed(self.seed))
         quadrants = tuple(check_quadrants(q) for q in self.quadrants)
         if not quadrants:
             raise ValueError("at least one quadrant setting is needed")

@@ -1,7 +1,9 @@
-"""Small helpers: atomic writes, so that nothing saved is ever half-written."""
+"""Small helpers: atomic writes (nothing saved is ever half-written), finite numbers only, and
+output folders checked before a long run starts."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -38,4 +40,43 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
 
 
 def atomic_write_json(data, path: str | os.PathLike) -> Path:
-    return atomic_write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", path)
+    """Write ``data`` as JSON, atomically; a NaN or infinity anywhere in it is refused, never stored."""
+    check_finite(data, f"the data for {Path(path).name}")
+    return atomic_write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n", path)
+
+
+class NonFiniteError(ValueError):
+    """A number that should be stored is NaN or infinite."""
+
+
+def non_finite(data, where: str = "") -> list[str]:
+    """Where ``data`` (nested dicts and lists) holds a NaN or an infinity, as ``a.b[2]`` paths."""
+    if isinstance(data, float):
+        return [] if math.isfinite(data) else [where or "the value"]
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in non_finite(value, f"{where}.{key}" if where else str(key))]
+    if isinstance(data, (list, tuple)):
+        return [p for i, value in enumerate(data) for p in non_finite(value, f"{where}[{i}]")]
+    return []
+
+
+def check_finite(data, what: str) -> None:
+    bad = non_finite(data)
+    if bad:
+        raise NonFiniteError(f"{what} holds {len(bad)} non-finite number(s) (first: {bad[0]}); "
+                             f"nothing was written")
+
+
+def ensure_writable_folder(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``path`` if needed and check that files can be written there, before any long work."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is a file, not a folder; name a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise ValueError(f"{option} {path} cannot be written ({exc.strerror or exc}); "
+                         f"choose a folder you can write to") from None
+    return path
