@@ -7,7 +7,7 @@ SEEDS ?= 0
 # the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce ablation publish benchmark book book-execute clean
+.PHONY: setup test reproduce ablation publish benchmark book book-execute clean site-deps
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup: $(VENV)/.installed
 
 ## test: the unit tests, then every notebook re-executed and compared by nbval (fast profile)
-test: setup
+test: setup site-deps
 	$(PY) -m pytest tests
 	$(PY) -m pytest --nbval book/
 
@@ -44,12 +44,18 @@ benchmark: setup
 	$(PY) benchmarks/speed.py
 
 clean:
-	rm -rf $(VENV) _build checkpoints .pytest_cache
+	rm -rf $(VENV) _build checkpoints .pytest_cache .site-deps
 
 ## book-execute: run every notebook and store its outputs (PROFILE=full|fast)
 book-execute: setup
 	$(PY) -m cvae_lib execute-book --profile $(PROFILE)
 
+## site-deps: what the site serves itself (MathJax), from the npm registry, into .site-deps/
+MATHJAX_VERSION ?= 3.2.2
+site-deps: .site-deps/node_modules/mathjax/es5/tex-mml-chtml.js
+.site-deps/node_modules/mathjax/es5/tex-mml-chtml.js:
+	npm install --prefix .site-deps --no-audit --no-fund --no-save --silent mathjax@$(MATHJAX_VERSION)
+
 ## book: build the static site into _build/html from the stored outputs
-book: setup
+book: setup site-deps
 	$(VENV)/bin/jupyter-book build . -W --keep-going

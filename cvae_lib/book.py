@@ -7,6 +7,7 @@ piece of the pipeline.
 from __future__ import annotations
 
 import json
+import re
 
 from .report import markdown_table, render_quality_markdown, render_table_markdown, reproduction_time_sentence
 from .reproduce import reproduce
@@ -85,15 +86,71 @@ def tutorial_comparison_markdown(results: dict):
     return Markdown(table + f"\n\nSource of the tutorial's numbers: {PYRO_TUTORIAL['source']}.\n")
 
 
+# matplotlib's player draws its buttons with Font Awesome 4 from a CDN; plain characters need no network
+_PLAYER_ICONS = {"fast-backward": "⏮", "step-backward": "◀︎|", "play fa-flip-horizontal": "◀︎", "pause": "❚❚",
+                 "play": "▶︎", "step-forward": "|▶︎", "fast-forward": "⏭", "minus": "−", "plus": "+"}
+
+
 def training_animation_html(snapshots, inputs) -> "object":
-    """The training video as self-contained HTML (frames embedded; no ffmpeg needed)."""
+    """The training video as self-contained HTML (frames embedded; no ffmpeg, no CDN needed)."""
     from IPython.display import HTML
 
     from .plots import animate_training, select_epochs
 
     frames = select_epochs(snapshots.shape[0], 25)  # keep the page light on long runs
-    animation = animate_training(snapshots[frames], inputs)
-    return HTML(animation.to_jshtml(fps=3, default_mode="loop"))
+    html = animate_training(snapshots[frames], inputs).to_jshtml(fps=3, default_mode="loop")
+    html = re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
+    for icon, text in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="fa fa-{icon}"></i>', text)
+    return HTML(html)
+
+
+def static_explorer(settings: dict, images: int = 8, samples: int = 6, seed: int = 0):
+    """The explorer for a page without a kernel (HTML for display): completions precomputed for the first ``images``
+    test images of every setting in ``settings`` (quadrants -> TrainedSetting), ``samples`` CVAE
+    samples each, switched by two controls in the page's own JavaScript."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML
+
+    from .models import predict_completions
+    from .plots import plot_prediction_grid
+
+    pictures, width = {}, 0
+    for q, setting in sorted(settings.items()):
+        test = setting.data.test
+        for i in range(min(images, len(test))):
+            inputs, targets = test.inputs[i:i + 1], test.targets[i:i + 1]
+            drawn = predict_completions(setting.cvae.module, setting.baseline.module, inputs, samples, seed=seed + i)
+            fig = plot_prediction_grid(inputs, targets, setting.baseline.module.predict(inputs), drawn,
+                                       images_as_rows=True)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=200, facecolor="white", bbox_inches="tight", pad_inches=0.05)
+            plt.close(fig)
+            width = plt.imread(io.BytesIO(buffer.getvalue())).shape[1] // 2  # drawn at twice its size
+            pictures[f"{q}-{i}"] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    key = f"{seed}-{images}-{samples}"  # a stable id: the same page every run
+    quadrant_options = "".join(f'<option value="{q}">{q} quadrant{"s" if q > 1 else ""} given</option>'
+                               for q in sorted(settings))
+    image_options = "".join(f'<option value="{i}">test image {i + 1}</option>' for i in range(images))
+    first = pictures[f"{min(settings)}-0"]
+    return HTML(f"""<div class="static-explorer" id="explorer-{key}">
+<label>Given: <select class="explorer-quadrants" aria-label="given quadrants">{quadrant_options}</select></label>
+<label>Image: <select class="explorer-image" aria-label="test image">{image_options}</select></label>
+<div class="explorer-picture"><img src="{first}" width="{width}" alt="The chosen test image: its input, \
+the truth, the baseline's prediction and {samples} CVAE samples"></div>
+<script>(function () {{
+  const root = document.getElementById("explorer-{key}");
+  const pictures = {json.dumps(pictures)};
+  const [given, image] = root.querySelectorAll("select");
+  const picture = root.querySelector("img");
+  const show = () => {{ picture.src = pictures[given.value + "-" + image.value]; }};
+  given.addEventListener("change", show);
+  image.addEventListener("change", show);
+}})();</script>
+</div>""")
 
 
 def quadrant_explorer(settings: dict, max_samples: int = 12):
@@ -132,13 +189,27 @@ def quadrant_explorer(settings: dict, max_samples: int = 12):
     return widgets.VBox([widgets.HBox([quadrant_box, image_box, samples_box]), output])
 
 
-def show_source(obj):
-    """The library's own source of a function or class, highlighted: the book shows, never re-types."""
+def show_source(obj, start: str | None = None, stop: str | None = None):
+    """The library's own source of a function or class, highlighted: the book shows, never re-types.
+
+    With ``start`` and ``stop``, only the lines from the first that contains ``start`` to the first
+    after it that contains ``stop``, under a comment naming the file and the lines shown.
+    """
     import inspect
 
     from IPython.display import Code
 
-    return Code(inspect.getsource(obj), language="python")
+    lines, first = inspect.getsourcelines(obj)
+    if start is None and stop is None:
+        return Code("".join(lines), language="python")
+    begin = next(i for i, line in enumerate(lines) if start is None or start in line)
+    end = next(i for i, line in enumerate(lines) if i >= begin and (stop is None or stop in line))
+    module = inspect.getmodule(obj).__name__.replace(".", "/") + ".py"
+    shown = lines[begin:end + 1]
+    indent = min(len(line) - len(line.lstrip()) for line in shown if line.strip())
+    header = (f"# {module}, lines {first + begin}-{first + end} "
+              f"(of {obj.__qualname__}, lines {first}-{first + len(lines) - 1})\n")
+    return Code(header + "".join(line[indent:] if line.strip() else line for line in shown), language="python")
 
 
 def published_run_markdown():

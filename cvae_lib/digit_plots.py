@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from .plots import new_figure, row_label, show_image
+from .plots import FONT, MAX_WIDTH, TITLE_FONT, new_figure, row_label, show_image
 
 
 def plot_image_rows(images, row_labels=None, column_labels=None, title: str | None = None, cell: float = 0.6):
@@ -23,9 +23,9 @@ def plot_image_rows(images, row_labels=None, column_labels=None, title: str | No
     for r, text in enumerate(row_labels or []):
         row_label(axes[r, 0], text)
     for c, text in enumerate(column_labels or []):
-        axes[0, c].set_title(text, fontsize=8)
+        axes[0, c].set_title(text, fontsize=FONT)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_FONT)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -53,16 +53,21 @@ def plot_beta_sweep(sweeps):
               ("fidelity", "fidelity (read as the digit asked for)")]
     panels = [(key, title) for key, title in panels
               if all(key in p.numbers for points in sweeps.values() for p in points)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels) + 0.4, 3.0), squeeze=False)
+    columns = min(len(panels), 2)  # two panels a row: wide enough to read at the column's width
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(min(3.9 * columns + 0.4, MAX_WIDTH), 3.3 * rows),
+                             squeeze=False)
     fig.patch.set_facecolor("white")
-    for ax, (key, title) in zip(axes[0], panels):
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (key, title) in zip(axes.flat, panels):
         for name, points in sweeps.items():
             ax.plot([p.beta for p in points], [p.numbers[key] for p in points], "o-", ms=4, label=name or None)
         ax.set_xscale("log")
         ax.set_xlabel("β (weight of the KL term)")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=FONT)
         ax.grid(alpha=0.3)
     if len(sweeps) > 1:
-        axes[0, 0].legend(fontsize=8)
+        axes[0, 0].legend(fontsize=FONT)
     fig.tight_layout()
     return fig

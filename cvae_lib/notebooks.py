@@ -59,8 +59,10 @@ def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, 
             atomic_write_json(timings, timings_path)
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+        # no widget state: the static page shows a precomputed explorer, not dead sliders
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=False,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
+        nb.metadata.pop("widgets", None)
         seconds[path.stem] = round(time.perf_counter() - start, 1)
         atomic_write_text(nbformat.writes(nb) + "\n", path)
         log(f"{path.name}: {seconds[path.stem]:.0f} s")

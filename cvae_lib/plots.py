@@ -14,6 +14,11 @@ import torch
 from .data import IMAGE_SIZE, MASK_VALUE, mask_quadrants
 
 MISSING_COLOUR = "#9db4d0"
+# Every label is at least FONT points, and no figure is wider than MAX_WIDTH inches, so that at the
+# site's column width (about 780 px, figures at 100 px per inch) no text is drawn under 10 px.
+FONT = 10
+TITLE_FONT = 11
+MAX_WIDTH = 10.4
 _CMAP = matplotlib.colormaps["gray_r"].with_extremes(bad=MISSING_COLOUR)
 
 
@@ -41,7 +46,7 @@ def show_image(ax, image, given=None):
 
 
 def row_label(ax, text):
-    ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=9)
+    ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=FONT)
 
 
 def plot_quadrant_examples(images: torch.Tensor, quadrants=(1, 2, 3)):
@@ -89,11 +94,11 @@ def plot_prediction_grid(inputs, targets, baseline_probs, cvae_samples=None, tit
             show_image(cell(i, 3 + s), cvae_samples[i, s], given=inputs[i])
     for kind, text in enumerate(labels):
         if images_as_rows:
-            axes[0, kind].set_title(text, fontsize=8)
+            axes[0, kind].set_title(text, fontsize=FONT)
         else:
             row_label(axes[kind, 0], text)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_FONT)
     fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.97 if title else 1))
     return fig
 
@@ -119,16 +124,18 @@ def plot_graphical_model():
                                 connectionstyle=f"arc3,rad={bend}", zorder=1)
         ax.add_patch(patch)
         if label:
-            ax.text((ax0 + bx0) / 2 + offset[0], (ay0 + by0) / 2 + offset[1], label, fontsize=8,
+            ax.text((ax0 + bx0) / 2 + offset[0], (ay0 + by0) / 2 + offset[1], label, fontsize=FONT,
                     ha="center", color=colour)
 
     arrow("x", "ŷ", label="baseline", offset=(-0.45, 0.05))
     arrow("ŷ", "z", label="prior p(z|x, ŷ)", offset=(0, 0.25))
-    arrow("x", "z", bend=0.35)
+    arrow("x", "z", bend=0.45)
     arrow("z", "y", label="generation p(y|x,z)", offset=(0.95, 0.25))
     arrow("x", "y")
+    # recognition q(z|x,y) reads both the input and the output: two dashed arrows into z
     arrow("y", "z", style="--", colour="#1f77b4", bend=-0.45, label="recognition q(z|x,y)",
-          offset=(0.95, -0.45))
+          offset=(1.05, -0.45))
+    arrow("x", "z", style="--", colour="#1f77b4", bend=0.15)
     ax.set_xlim(0.2, 6.2)
     ax.set_ylim(-0.4, 2.4)
     ax.set_aspect("equal")
@@ -156,10 +163,10 @@ def plot_loss_curves(histories: dict, title: str | None = None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (nats per image)")
     ax.grid(alpha=0.3)
-    ax.legend(title="solid: validation\ndashed: train", fontsize=8, title_fontsize=8,
+    ax.legend(title="solid: validation\ndashed: train", fontsize=FONT, title_fontsize=FONT,
               loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_FONT)
     fig.tight_layout()
     return fig
 
@@ -182,9 +189,9 @@ def plot_training_snapshots(snapshots, inputs, max_columns: int = 8):
         show_image(axes[row, 0], inputs[row])
         for col, epoch in enumerate(epochs, start=1):
             show_image(axes[row, col], snapshots[epoch, row], given=inputs[row])
-    axes[0, 0].set_title("input", fontsize=8)
+    axes[0, 0].set_title("input", fontsize=FONT)
     for col, epoch in enumerate(epochs, start=1):
-        axes[0, col].set_title(f"epoch {epoch + 1}", fontsize=8)
+        axes[0, col].set_title(f"epoch {epoch + 1}", fontsize=FONT)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -196,7 +203,7 @@ def animate_training(snapshots, inputs, interval_ms: int = 400):
     snapshots, inputs = torch.as_tensor(snapshots), torch.as_tensor(inputs)
     n = inputs.shape[0]
     fig, axes = new_figure(1, n, cell=1.0)
-    title = fig.suptitle("", fontsize=9)
+    title = fig.suptitle("", fontsize=FONT)
 
     def draw(epoch):
         for col in range(n):
@@ -221,7 +228,8 @@ def plot_estimates_vs_samples(curves: dict):
     (as stored in ``cll.json``). The negative ELBO is drawn as a line: importance sampling
     starts there at S = 1 and falls below it as S grows.
     """
-    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves) + 0.6, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(min(3.3 * len(curves) + 0.6, MAX_WIDTH), 3.6),
+                             squeeze=False)
     fig.patch.set_facecolor("white")
     for ax, (title, curve) in zip(axes[0], curves.items()):
         ax.set_facecolor("white")
@@ -232,10 +240,10 @@ def plot_estimates_vs_samples(curves: dict):
         ax.axhline(curve["neg_elbo"], color="k", lw=1, ls=":", label="negative ELBO")
         ax.set_xscale("log")
         ax.set_xlabel("samples S per image")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=TITLE_FONT)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("nats per image")
-    axes[0, 0].legend(fontsize=7)
+    axes[0, 0].legend(fontsize=FONT)
     fig.tight_layout()
     return fig
 
@@ -268,9 +276,9 @@ def plot_identity_switches(split, found, samples, sample_labels):
         for c in range(k):
             show_image(axes[row, c + 2], samples[index, c], given=split.inputs[index])
             label = int(sample_labels[index, c])
-            axes[row, c + 2].set_title(str(label), fontsize=8, color="black" if label == truth else "#d62728", pad=1)
+            axes[row, c + 2].set_title(str(label), fontsize=FONT, color="black" if label == truth else "#d62728", pad=1)
         row_label(axes[row, 0], f"{pair[0]}↔{pair[1]}")
-    axes[0, 0].set_title("input", fontsize=8)
-    axes[0, 1].set_title("truth", fontsize=8)
+    axes[0, 0].set_title("input", fontsize=FONT)
+    axes[0, 1].set_title("truth", fontsize=FONT)
     fig.tight_layout(pad=0.3)
     return fig

@@ -1,7 +1,5 @@
 """The static site: it builds with -W, every chapter has its page, every image a page shows exists."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,16 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [entry["file"] for entry in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
 ROOT_PAGE = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
 NOTEBOOK_PAGES = [page for page in [ROOT_PAGE, *CHAPTERS] if (ROOT / f"{page}.ipynb").exists()]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    done = subprocess.run([str(jupyter_book), "build", str(ROOT), "-W", "--path-output", str(out)],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    return out / "_build" / "html"
 
 
 def test_the_toc_lists_the_eight_chapters_and_the_references():

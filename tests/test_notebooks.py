@@ -70,8 +70,23 @@ def test_the_settings_cell_is_the_same_in_every_chapter():
     source = next(iter(sources.values()))
     assert "CONFIG = RunConfig.from_environment(" in source and "print(CONFIG.describe())" in source
     for name, cell in cells.items():
-        # its printout names the profile, so it is the one setup cell whose output nbval ignores
-        assert cell["metadata"].get("tags") == ["nbval-ignore-output"], name
+        # its printout names the profile, so it is the one setup cell whose output nbval ignores;
+        # on the page it is folded away (present in the notebook, quiet on the site)
+        assert cell["metadata"].get("tags") == ["nbval-ignore-output", "hide-cell"], name
+
+
+def test_setup_cells_are_off_the_page_but_in_the_notebook():
+    for path in NOTEBOOKS:
+        code = _code(path)
+        assert "remove-cell" in code[0]["metadata"].get("tags", []), f"{path.name}: the Colab cell shows"
+        if path is not NOTEBOOKS[0]:
+            assert "hide-input" in code[2]["metadata"].get("tags", []), f"{path.name}: its imports show"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_page(path):
+    long = [line for cell in _code(path) for line in _source(cell).splitlines() if len(line) > 88]
+    assert not long, f"{path.name} has code lines over 88 characters: {long[:3]}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)

@@ -1,0 +1,63 @@
+"""The book's figures are legible: every label at least 10 pt, no figure wider than the column allows
+(figures are shown at 100 px per inch in a column of about 780 px, so 10 pt stays above 10 px)."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from cvae_lib import digit_plots, plots  # noqa: E402
+from cvae_lib.data import mask_quadrants  # noqa: E402
+from tests.helpers import synthetic_data, synthetic_images  # noqa: E402
+
+
+class Point:  # what the β sweep plots: a β and its measured numbers
+    def __init__(self, beta):
+        self.beta = beta
+        self.numbers = {"reconstruction": 80 + beta, "kl": 20 / (beta + 0.1), "diversity": 7.0, "fidelity": 0.9}
+
+
+def _figures():
+    images = synthetic_images(10)
+    inputs, targets = mask_quadrants(images, 1)
+    samples = synthetic_images(50).reshape(10, 5, 28, 28)
+    history = [{"epoch": e, "train_loss": 100 - e, "val_loss": 101 - e} for e in range(1, 6)]
+    curve = {"S": [1, 10, 100], "is": [70.0, 66.0, 65.0], "mc": [90.0, 85.0, 82.0], "neg_elbo": 70.0}
+    split = synthetic_data(1).test
+    split.labels = torch.arange(len(split)) % 10
+    return {
+        "quadrant examples": plots.plot_quadrant_examples(images[:8]),
+        "prediction grid": plots.plot_prediction_grid(inputs, targets, images, samples, title="1 input quadrant"),
+        "prediction rows": plots.plot_prediction_grid(inputs[:4], targets[:4], images[:4], samples[:4, :4],
+                                                      images_as_rows=True),
+        "graphical model": plots.plot_graphical_model(),
+        "loss curves": plots.plot_loss_curves({f"CVAE, {q}q": history for q in (1, 2, 3)}, title="Learning"),
+        "training snapshots": plots.plot_training_snapshots(samples[:, :4].transpose(0, 1), inputs[:4]),
+        "estimates vs S": plots.plot_estimates_vs_samples({f"{q} input quadrants": curve for q in (1, 2, 3)}),
+        "ambiguous pairs": plots.plot_ambiguous_pairs(split, [(0, 1), (2, 3), (4, 5)]),
+        "identity switches": plots.plot_identity_switches(split, [(0, (3, 5)), (1, (4, 9))],
+                                                          samples, torch.randint(0, 10, (10, 5))),
+        "image rows": digit_plots.plot_image_rows(samples[:, :4], [f"asked {d}" for d in range(10)],
+                                                  title="β = 1"),
+        "β samples": digit_plots.plot_beta_samples({b: samples for b in (1e-5, 1e-2, 1.0)}),
+        "β sweep": digit_plots.plot_beta_sweep({name: [Point(b) for b in (1e-5, 1e-2, 1.0)]
+                                                for name in ("q(z | x), added", "q(z | x, c), added")}),
+    }
+
+
+FIGURES = _figures()
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figures_are_legible_at_the_columns_width(name):
+    fig = FIGURES[name]
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert sizes and min(sizes) >= 10, f"{name}: text at {min(sizes)} pt"
+    fig.savefig(buffer := io.BytesIO(), format="png", dpi=100, bbox_inches="tight")
+    width_inches = plt.imread(io.BytesIO(buffer.getvalue())).shape[1] / 100
+    assert width_inches <= plots.MAX_WIDTH + 0.3, f"{name} is {width_inches:.1f} inches wide"
+    plt.close(fig)
