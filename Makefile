@@ -28,7 +28,7 @@ reproduce: setup
 	$(PY) -m cvae_lib reproduce --profile $(PROFILE) --seeds $(SEEDS) --out $(OUT)
 	@if [ "$(PROFILE)" = full ] && [ "$(OUT)" = results ]; then $(PY) -m cvae_lib update-readme; fi
 
-## ablation: step schedule and KL annealing for 1 quadrant, seed 0 (results/ablation.*)
+## ablation: training recipes compared on 1 quadrant, seed 0 (results/ablation.*)
 ablation: setup
 	$(PY) -m cvae_lib ablation --profile $(PROFILE) --out $(OUT) --no-progress
 

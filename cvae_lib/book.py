@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from .report import markdown_table, render_quality_markdown, render_table_markdown, reproduction_time_sentence
+from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
+                     reproduction_time_sentence)
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, Estimator, best_importance_sampling, load_results
 from .settings import PROFILES, RunConfig, default_results_dir, project_root
@@ -53,6 +54,13 @@ def quality_markdown(results: dict):
     from IPython.display import Markdown
 
     return Markdown(render_quality_markdown(results))
+
+
+def remedies_markdown(results: dict):
+    """The train/test gap and the paper's two remedies (GSNN, hybrid), for chapter 6."""
+    from IPython.display import Markdown
+
+    return Markdown(render_remedies_markdown(results))
 
 
 def numbers_markdown(rows: dict[str, dict], columns: dict[str, str], digits: int = 3):

@@ -34,8 +34,8 @@ class ClassifierCVAE(nn.Module):
         return self.decoder(torch.cat([z, onehot], dim=-1))
 
     def digit_onehot(self, class_logits: torch.Tensor) -> torch.Tensor:
-        """Training: a hard Gumbel-softmax sample (one-hot forward, soft gradients backward).
-        Evaluation: the classifier's most likely digit."""
+        """Training: a hard Gumbel-softmax sample (one-hot forward, soft gradients
+        backward). Evaluation: the classifier's most likely digit."""
         if self.training:
             return F.gumbel_softmax(class_logits, tau=self.temperature, hard=True)
         return F.one_hot(class_logits.argmax(-1), NUM_CLASSES).to(class_logits.dtype)

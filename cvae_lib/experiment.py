@@ -15,10 +15,12 @@ from .checkpoints import TrainedModel
 from .data import QuadrantData, load_splits
 from .results import CURVE_SAMPLES, estimators
 from .settings import RunConfig, RunProfile
-from .train import baseline_guesses, train_or_load_baseline, train_or_load_cvae
+from .recipe import RECIPE, Recipe
+from .train import baseline_guesses
 from .util import NonFiniteError, atomic_write_json, non_finite
 
-EVALUATION_FORMAT = 1  # of the evaluation stored beside the checkpoints; bump when the estimators change
+EVALUATION_FORMAT = 2  # of the evaluation stored beside the checkpoints; bump when the estimators change
+# 2: the likelihood as y·l − softplus(l) and denormal floats flushed (equal to 1e-4 nats)
 EVALUATION_CACHE = "evaluation.json"
 
 
@@ -30,51 +32,65 @@ class TrainedSetting:
     seed: int
 
 
-def train_setting(num_quadrants: int, config: RunConfig, mnist: dict, progress: bool = True) -> TrainedSetting:
+def train_setting(num_quadrants: int, config: RunConfig, mnist: dict, progress: bool = True,
+                  recipe: Recipe = RECIPE) -> TrainedSetting:
     """Data, baseline and CVAE for one quadrant setting: each loaded if checkpointed, else trained."""
     data = load_splits(num_quadrants, config.profile, mnist)
-    baseline = train_or_load_baseline(data, config, progress=progress)
-    cvae = train_or_load_cvae(data, baseline, config, progress=progress)
+    baseline = recipe.train_baseline(data, config, progress=progress)
+    cvae = recipe.train_cvae(data, baseline, config, progress=progress)
     return TrainedSetting(data, baseline, cvae, config.seed)
 
 
-def evaluate_setting(setting: TrainedSetting, config: RunConfig) -> dict:
+def train_remedies(setting: TrainedSetting, config: RunConfig, progress: bool = True,
+                   recipe: Recipe = RECIPE) -> dict[str, TrainedSetting]:
+    """The paper's two remedies for its train/test gap, trained (or loaded) beside the setting's
+    CVAE with the same baseline and recipe: ``{"gsnn": ..., "hybrid": ...}``."""
+    return {kind: dataclasses.replace(setting, cvae=recipe.train_cvae(setting.data, setting.baseline, config,
+                                                                       objective=kind, progress=progress))
+            for kind in ("gsnn", "hybrid")}
+
+
+def evaluate_setting(setting: TrainedSetting, config: RunConfig, prior_only: bool = False) -> dict:
     """Every estimator on the test split, nats per image, and the estimates against S.
 
     Importance sampling draws the largest S once; each smaller S uses a prefix of the same
     draws (so the S = 100 and S = 1000 numbers, and the curve, come from one pass).
+    ``prior_only`` is for a model without a trained recognition network (the GSNN): only the
+    Monte Carlo estimates from the prior, up to the largest S of importance sampling.
     Returns ``{"numbers": {...}, "curves": {"S": [...], "is": [...], "mc": [...]}}``.
     """
     cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
     try:
-        return _evaluate(cvae, baseline, setting.data.test, setting.seed, config.profile)
+        return _evaluate(cvae, baseline, setting.data.test, setting.seed, config.profile, prior_only)
     finally:
         cvae.to("cpu")
         baseline.to("cpu")
 
 
-def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile) -> dict:
+def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile, prior_only: bool = False) -> dict:
     y_hat = baseline_guesses(baseline, test)
-    numbers = {
-        "baseline_nll": evaluate.baseline_nll(baseline, test),
-        "cvae_neg_elbo": evaluate.cvae_neg_elbo(cvae, test, y_hat, profile.elbo_samples, seed),
-    }
+    numbers = {"baseline_nll": evaluate.baseline_nll(baseline, test)}
+    if prior_only:
+        plan = {"cvae_mc": sorted(set(profile.mc_samples) | {max(profile.is_samples)})}
+    else:
+        numbers["cvae_neg_elbo"] = evaluate.cvae_neg_elbo(cvae, test, y_hat, profile.elbo_samples, seed)
+        plan = {kind: [e.samples for e in estimators(profile) if e.kind == kind] for kind in ("cvae_mc", "cvae_is")}
     proposals = {"cvae_mc": "prior", "cvae_is": "posterior"}
-    sampled = [e for e in estimators(profile) if e.kind in proposals]
-    weights = {kind: evaluate.cvae_log_weights(cvae, test.inputs, test.targets, y_hat,
-                                               max(e.samples for e in sampled if e.kind == kind), proposal, seed)
-               for kind, proposal in proposals.items()}
-    for estimator in sampled:
-        numbers[estimator.key] = evaluate.nll_from_log_weights(
-            weights[estimator.kind][:estimator.samples]).mean().item()
-    curves = {"S": [s for s in CURVE_SAMPLES if s <= weights["cvae_is"].shape[0]]}
+    weights = {kind: evaluate.cvae_log_weights(cvae, test.inputs, test.targets, y_hat, max(samples),
+                                               proposals[kind], seed)
+               for kind, samples in plan.items()}
+    for kind, samples in plan.items():
+        for count in samples:
+            numbers[f"{kind}_{count}"] = evaluate.nll_from_log_weights(weights[kind][:count]).mean().item()
+    largest = max(w.shape[0] for w in weights.values())
+    curves = {"S": [s for s in CURVE_SAMPLES if s <= largest]}
     for short, kind in (("is", "cvae_is"), ("mc", "cvae_mc")):
         curves[short] = [evaluate.nll_from_log_weights(weights[kind][:s]).mean().item()
-                         if s <= weights[kind].shape[0] else None for s in curves["S"]]
+                         if kind in weights and s <= weights[kind].shape[0] else None for s in curves["S"]]
     return {"numbers": numbers, "curves": curves}
 
 
-def _evaluation_key(setting: TrainedSetting, profile: RunProfile) -> dict | None:
+def _evaluation_key(setting: TrainedSetting, profile: RunProfile, prior_only: bool = False) -> dict | None:
     """What an evaluation depends on: the two checkpoints' bytes and the estimator settings."""
     paths = [setting.baseline.path, setting.cvae.path]
     if any(path is None or not path.exists() for path in paths):
@@ -85,10 +101,11 @@ def _evaluation_key(setting: TrainedSetting, profile: RunProfile) -> dict | None
         "evaluation": {key: profile.as_dict()[key]
                        for key in ("test_size", "mc_samples", "is_samples", "elbo_samples")},
         "curve_samples": list(CURVE_SAMPLES),
+        **({"prior_only": True} if prior_only else {}),
     }))
 
 
-def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
+def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_only: bool = False) -> dict:
     """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
 
     The evaluation is deterministic given the checkpoints, so re-running ``reproduce`` for more
@@ -96,7 +113,7 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
     (the wall time of the evaluation when it was computed) and ``loaded`` (whether it was reused).
     A non-finite number is never stored: it raises :class:`~cvae_lib.util.NonFiniteError`.
     """
-    key = _evaluation_key(setting, config.profile)
+    key = _evaluation_key(setting, config.profile, prior_only)
     cache = None
     if key is not None:  # evaluation.json for the CVAE of cvae.pt, evaluation_<name>.json for others
         stem = setting.cvae.path.stem
@@ -109,7 +126,7 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig) -> dict:
         if stored.get("key") == key and not non_finite(stored.get("evaluation")):
             return {**stored["evaluation"], "loaded": True}
     start = time.perf_counter()
-    evaluation = evaluate_setting(setting, config)
+    evaluation = evaluate_setting(setting, config, prior_only)
     evaluation["seconds"] = time.perf_counter() - start
     bad = non_finite(evaluation)
     if bad:

@@ -49,8 +49,9 @@ class LabelCVAE(nn.Module):
                                      nn.ReLU(), nn.Linear(hidden, NUM_PIXELS))
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Pixel logits for latents ``z`` (..., z_dim) and labels broadcastable to z's batch."""
-        onehot = F.one_hot(check_labels(labels), NUM_CLASSES).to(z.dtype).expand(*z.shape[:-1], NUM_CLASSES)
+        """Pixel logits for latents ``z`` (..., z_dim) and labels broadcast to them."""
+        onehot = F.one_hot(check_labels(labels), NUM_CLASSES).to(z.dtype)
+        onehot = onehot.expand(*z.shape[:-1], NUM_CLASSES)
         if self.conditioning == "add":
             return self.decoder(z + self.label_to_latent(onehot))
         return self.decoder(torch.cat([z, onehot], dim=-1))

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from .util import flush_denormal_floats
+
 EVAL_BATCH_SIZE = 1000
 
 
@@ -48,7 +50,8 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
         max_epochs: int, patience: int, batch_size: int, progress: bool = True,
         on_epoch_start: Callable[[int], None] | None = None,
         on_epoch_end: Callable[[int], object] | None = None, desc: str = "training",
-        device: str | torch.device = "cpu", min_epochs: int = 0) -> FitResult:
+        device: str | torch.device = "cpu", min_epochs: int = 0,
+        lr_factor: Callable[[float], float] | None = None) -> FitResult:
     """Train with Adam until the validation loss has not improved for ``patience`` epochs
     (and at least ``min_epochs`` epochs have run).
 
@@ -60,16 +63,25 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
     Two hooks, both called with the (1-based) epoch: ``on_epoch_start`` before its training
     steps, for schedules (the KL weight); ``on_epoch_end`` after its validation, for recording
     (whatever it returns is kept in ``FitResult.snapshots``).
+
+    ``lr_factor(t)``, with ``t`` the training progress in epochs (0 at the first step, 1.5 half-way
+    through the second epoch), scales the learning rate before every step (warm-up, cosine decay).
     """
     from tqdm.auto import tqdm
 
+    flush_denormal_floats()
     device = torch.device(device)
     module = objective.module.to(device)
     train = [t.to(device) for t in train]  # the whole split fits on any GPU: move it once
     val = [t.to(device) for t in val]
     optimizer = make_adam(module.parameters(), lr)
 
-    def train_step(*batch) -> float:
+    steps_per_epoch = math.ceil(train[0].shape[0] / batch_size)
+
+    def train_step(progress: float, *batch) -> float:
+        if lr_factor is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * lr_factor(progress)
         optimizer.zero_grad(set_to_none=True)
         loss = objective.loss(*batch)
         loss.backward()
@@ -86,16 +98,19 @@ def fit(objective, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor], *
         if on_epoch_start is not None:
             on_epoch_start(epoch)
         module.train()
-        train_loss = sum(train_step(*b) for b in _batches(train, batch_size, True))
+        train_loss = sum(train_step(epoch - 1 + step / steps_per_epoch, *b)
+                         for step, b in enumerate(_batches(train, batch_size, True)))
         module.eval()
         with torch.no_grad():
-            val_loss = sum(objective.loss(*b).item() for b in _batches(val, EVAL_BATCH_SIZE, False))
-        row = {"epoch": epoch, "train_loss": train_loss / num_train, "val_loss": val_loss / num_val,
-               "seconds": time.perf_counter() - epoch_start}
+            val_loss = sum(objective.loss(*b).item()
+                           for b in _batches(val, EVAL_BATCH_SIZE, False))
+        row = {"epoch": epoch, "train_loss": train_loss / num_train,
+               "val_loss": val_loss / num_val, "seconds": time.perf_counter() - epoch_start}
         if not (math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])):
             raise FloatingPointError(
-                f"training diverged at epoch {epoch} (training loss {row['train_loss']}, validation loss "
-                f"{row['val_loss']}); nothing was saved; lower the learning rate"
+                f"training diverged at epoch {epoch} (training loss {row['train_loss']}, "
+                f"validation loss {row['val_loss']}); nothing was saved; "
+                "lower the learning rate"
             )
         history.append(row)
         if on_epoch_end is not None:

@@ -24,6 +24,7 @@ from .data import IMAGE_SIZE, MASK_VALUE
 from .settings import as_int
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+GUESS_EPS = 1e-6  # a residual CVAE reads the baseline's guess as logits, clamped to [eps, 1 - eps]
 
 
 def flatten_images(images: torch.Tensor) -> torch.Tensor:
@@ -48,8 +49,9 @@ def fill_missing(inputs: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
     return torch.where(inputs == MASK_VALUE, fill, inputs)
 
 
-def masked_bernoulli_log_likelihood(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Sum over the output pixels of  y log p + (1 - y) log(1 - p),  one value per image.
+def masked_bernoulli_log_likelihood(logits: torch.Tensor,
+                                     targets: torch.Tensor) -> torch.Tensor:
+    """Sum over the output pixels of y log p + (1 - y) log(1 - p), one value per image.
 
     ``targets`` marks non-output pixels with -1; ``logits`` may carry extra leading
     (sample) dimensions, which broadcast against ``targets``.
@@ -115,8 +117,10 @@ class GenerationNet(nn.Module):
         self.uses_input = uses_input
         self.from_z = nn.Linear(z_dim, hidden_1)
         self.from_x = nn.Linear(NUM_PIXELS, hidden_1, bias=False) if uses_input else None
+        # in-place ReLUs: evaluation with S = 1000 samples is bound by memory traffic, not arithmetic
         self.rest = nn.Sequential(
-            nn.ReLU(), nn.Linear(hidden_1, hidden_2), nn.ReLU(), nn.Linear(hidden_2, NUM_PIXELS)
+            nn.ReLU(inplace=True), nn.Linear(hidden_1, hidden_2), nn.ReLU(inplace=True),
+            nn.Linear(hidden_2, NUM_PIXELS)
         )
 
     def forward(self, z: torch.Tensor, inputs: torch.Tensor,
@@ -125,7 +129,7 @@ class GenerationNet(nn.Module):
         this: the last layer then computes just the output pixels)."""
         pre = self.from_z(z)
         if self.from_x is not None:
-            pre = pre + self.from_x(flatten_images(inputs))
+            pre = pre.add_(self.from_x(flatten_images(inputs)))  # broadcast over the samples of z
         if pixels is None:
             return self.rest(pre)
         hidden = self.rest[:-1](pre)
@@ -140,16 +144,21 @@ class CVAE(nn.Module):
     baseline's guess ``y_hat``; the recognition network sees the true full image.
     Sizes default to Pyro's tutorial (z 200, hidden 500/500). With
     ``generation_uses_x=True`` the generation network also reads x, as in the paper's
-    p(y|x,z); Pyro's tutorial feeds it z alone (``False``).
+    p(y|x,z); Pyro's tutorial feeds it z alone (``False``). With ``residual=True`` its
+    output is added to the baseline's logits, p(y|x,z) = σ(logit ŷ + g(x,z)), and starts at 0.
     """
 
     def __init__(self, z_dim: int = 200, hidden_1: int = 500, hidden_2: int = 500,
-                 generation_uses_x: bool = True):
+                 generation_uses_x: bool = True, residual: bool = False):
         super().__init__()
         self.z_dim = z_dim
+        self.residual = residual
         self.prior_net = GaussianNet(z_dim, hidden_1, hidden_2)
         self.recognition_net = GaussianNet(z_dim, hidden_1, hidden_2)
         self.generation_net = GenerationNet(z_dim, hidden_1, hidden_2, generation_uses_x)
+        if residual:  # start exactly at the baseline's guess: the network learns only the departure
+            nn.init.zeros_(self.generation_net.rest[-1].weight)
+            nn.init.zeros_(self.generation_net.rest[-1].bias)
 
     # -- distributions used by the model, the guide and the estimators ---------------
     def prior(self, inputs: torch.Tensor, y_hat: torch.Tensor) -> dist.Distribution:
@@ -160,34 +169,51 @@ class CVAE(nn.Module):
         loc, scale = self.recognition_net(fill_missing(inputs, targets))
         return dist.Normal(loc, scale).to_event(1)
 
-    def likelihood(self, z: torch.Tensor, inputs: torch.Tensor) -> dist.Distribution:
-        """Bernoulli over all pixels, masked to the output pixels (see the module docstring)."""
-        logits = self.generation_net(z, inputs)
-        bernoulli = dist.Bernoulli(logits=logits, validate_args=False)  # grey-scale targets
+    def logits(self, z: torch.Tensor, inputs: torch.Tensor, y_hat: torch.Tensor | None = None,
+               pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of p(y|x,z) for all 784 pixels, or only for the pixel indices ``pixels``."""
+        logits = self.generation_net(z, inputs, pixels)
+        if not self.residual:
+            return logits
+        if y_hat is None:
+            raise ValueError("a residual CVAE needs the baseline's guess y_hat to compute its likelihood")
+        base = torch.logit(flatten_images(y_hat), eps=GUESS_EPS)
+        return logits + (base if pixels is None else base[..., pixels])
+
+    def likelihood(self, z: torch.Tensor, inputs: torch.Tensor,
+                   y_hat: torch.Tensor | None = None) -> dist.Distribution:
+        """Bernoulli over all pixels, masked to the output pixels (module docstring)."""
+        logits = self.logits(z, inputs, y_hat)
+        # validate_args=False: the targets are grey levels in [0, 1], not only 0 and 1
+        bernoulli = dist.Bernoulli(logits=logits, validate_args=False)
         return bernoulli.mask(output_mask(inputs)).to_event(1)
 
     # -- Pyro ----------------------------------------------------------------------------
     def model(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-              y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
+              y_hat: torch.Tensor | None = None,
+              kl_weight: float = 1.0) -> torch.Tensor:
         """p(z|x) p(y|x,z). ``y_hat`` is the baseline's guess for the missing pixels.
 
-        ``kl_weight`` scales the z site in model and guide alike, i.e. the KL term of the ELBO;
-        1 is the true ELBO, smaller values are only used while annealing (chapter 5's ablation).
+        ``kl_weight`` scales the z site in model and guide alike, i.e. the KL term
+        of the ELBO; 1 is the true ELBO, smaller values are only used while
+        annealing (chapter 5's ablation).
         """
         pyro.module("prior_net", self.prior_net)
         pyro.module("generation_net", self.generation_net)
         with pyro.plate("data", inputs.shape[0]):
             with pyro.poutine.scale(scale=kl_weight):
                 z = pyro.sample("z", self.prior(inputs, y_hat))
-            likelihood = self.likelihood(z, inputs)
+            likelihood = self.likelihood(z, inputs, y_hat)
             if targets is None:
-                # Predicting: report probabilities; a 0/1 sample would discard the grey levels.
+                # Predicting: report probabilities; a 0/1 sample would lose the greys.
                 return pyro.deterministic("y", likelihood.base_dist.base_dist.probs)
-            observed = flatten_images(targets).clamp(min=0.0)  # -1 sentinels are masked anyway
+            # -1 marks the input pixels; they are masked out of the likelihood anyway
+            observed = flatten_images(targets).clamp(min=0.0)
             return pyro.sample("y", likelihood, obs=observed)
 
     def guide(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-              y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
+              y_hat: torch.Tensor | None = None,
+              kl_weight: float = 1.0) -> torch.Tensor:
         """q(z|x,y) when the target is known; the prior network when it is not."""
         pyro.module("recognition_net", self.recognition_net)
         with pyro.plate("data", inputs.shape[0]), pyro.poutine.scale(scale=kl_weight):
@@ -195,6 +221,17 @@ class CVAE(nn.Module):
                 pyro.module("prior_net", self.prior_net)
                 return pyro.sample("z", self.prior(inputs, y_hat))
             return pyro.sample("z", self.posterior(inputs, targets))
+
+    def prior_guide(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
+                    y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
+        """The GSNN's "guide": z from the conditional prior p(z|x), never from q(z|x,y).
+
+        With q = p the ELBO's KL term vanishes and what is left, E_p(z|x)[log p(y|x,z)], is the
+        GSNN objective of Sohn et al. (2015): the networks are trained as they are used to predict.
+        """
+        pyro.module("prior_net", self.prior_net)
+        with pyro.plate("data", inputs.shape[0]), pyro.poutine.scale(scale=kl_weight):
+            return pyro.sample("z", self.prior(inputs, y_hat))
 
     # -- prediction ------------------------------------------------------------------------
     @torch.no_grad()
@@ -211,7 +248,7 @@ class CVAE(nn.Module):
         loc, scale = self.prior_net(fill_missing(inputs, y_hat.to(device)))
         if noise is None:
             noise = torch.randn((num_samples, *loc.shape), generator=generator)
-        probs = torch.sigmoid(self.generation_net(loc + scale * noise.to(device), inputs))
+        probs = torch.sigmoid(self.logits(loc + scale * noise.to(device), inputs, y_hat.to(device)))
         return probs.transpose(0, 1).reshape(inputs.shape[0], num_samples, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
 

@@ -75,14 +75,18 @@ def plot_prediction_grid(inputs, targets, baseline_probs, cvae_samples=None, tit
     By default these are rows and each image is a column (the book's figures); with
     ``images_as_rows=True`` each image is a row (the explorer, which shows one image).
     ``inputs``/``targets``: (N, 28, 28) with -1 sentinels; ``baseline_probs``: (N, 784)
-    or (N, 28, 28); ``cvae_samples``: (N, K, 28, 28). The given quadrants are drawn over
-    every prediction, as in Pyro's tutorial, so each cell shows a complete digit.
+    or (N, 28, 28); ``cvae_samples``: (N, K, 28, 28), or a dict of them by model name (each
+    model's K samples side by side). The given quadrants are drawn over every prediction, as in
+    Pyro's tutorial, so each cell shows a complete digit.
     """
     inputs, targets = torch.as_tensor(inputs), torch.as_tensor(targets)
     if cvae_samples is None:  # the baseline alone
         cvae_samples = torch.empty(inputs.shape[0], 0, IMAGE_SIZE, IMAGE_SIZE)
+    models = cvae_samples if isinstance(cvae_samples, dict) else {"CVAE": cvae_samples}
+    cvae_samples = torch.cat(list(models.values()), dim=1)
     n, k = cvae_samples.shape[:2]
-    labels = ["input", "truth", "baseline"] + [f"CVAE {s + 1}" for s in range(k)]
+    labels = ["input", "truth", "baseline"] + [f"{name} {s + 1}" for name, samples in models.items()
+                                               for s in range(samples.shape[1])]
     fig, axes = new_figure(n, 3 + k) if images_as_rows else new_figure(3 + k, n)
     cell = (lambda image, kind: axes[image, kind]) if images_as_rows else (lambda image, kind: axes[kind, image])
     for i in range(n):

@@ -90,29 +90,37 @@ def prediction_entropy(sample_labels: torch.Tensor) -> torch.Tensor:
     return -(p * p.clamp_min(1e-12).log()).sum(-1)
 
 
-def completion_quality(classifier: DigitClassifier, inputs, targets, labels, baseline_probs,
-                       cvae_mode, cvae_samples) -> dict[str, float]:
+def completion_quality(classifier: DigitClassifier, inputs, targets, labels,
+                       baseline_probs, cvae_mode, cvae_samples) -> dict[str, float]:
     """Every measure of the module docstring for one quadrant setting.
 
-    ``baseline_probs``: (N, 784); ``cvae_mode``: (N, 784) or (N, 28, 28), the decoding of the
-    prior mean; ``cvae_samples``: (N, K, 28, 28).
+    ``baseline_probs``: (N, 784); ``cvae_mode``: (N, 784) or (N, 28, 28), the
+    decoding of the prior mean; ``cvae_samples``: (N, K, 28, 28).
     """
     labels = check_labels(labels)
     is_output = flatten_images(targets) != MASK_VALUE
     truth = flatten_images(targets).clamp(min=0)
     samples = flatten_images(cvae_samples)
     sample_labels = classifier.predict(complete(inputs, samples))
-    squared = ((samples - truth.unsqueeze(1)) ** 2 * is_output.unsqueeze(1)).sum(-1) / is_output.sum(-1, keepdim=True)
+    squared = ((samples - truth.unsqueeze(1)) ** 2 * is_output.unsqueeze(1)).sum(-1)
+    squared = squared / is_output.sum(-1, keepdim=True)
     output_only = samples * is_output.unsqueeze(1)
+    baseline_error = (flatten_images(baseline_probs) - truth) ** 2 * is_output
+
+    def accuracy_of(completions):
+        predicted = classifier.predict(complete(inputs, completions))
+        return (predicted == labels).float().mean().item()
+
+    top_k_correct = (sample_labels == labels.unsqueeze(1)).any(1)
+
     return {
-        "baseline_accuracy": (classifier.predict(complete(inputs, baseline_probs)) == labels).float().mean().item(),
-        "cvae_mode_accuracy": (classifier.predict(complete(inputs, cvae_mode)) == labels).float().mean().item(),
-        "cvae_top_k_accuracy": (sample_labels == labels.unsqueeze(1)).any(1).float().mean().item(),
+        "baseline_accuracy": accuracy_of(baseline_probs),
+        "cvae_mode_accuracy": accuracy_of(cvae_mode),
+        "cvae_top_k_accuracy": top_k_correct.float().mean().item(),
         "cvae_label_entropy": prediction_entropy(sample_labels).mean().item(),
         "cvae_diversity": mean_pairwise_distance(output_only),
         "cvae_best_of_k_mse": squared.min(1).values.mean().item(),
-        "baseline_mse": (((flatten_images(baseline_probs) - truth) ** 2 * is_output).sum(-1)
-                         / is_output.sum(-1)).mean().item(),
+        "baseline_mse": (baseline_error.sum(-1) / is_output.sum(-1)).mean().item(),
     }
 
 

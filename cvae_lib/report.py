@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .recipe import FIRST_EDITION
 from .results import QUALITY_KEYS, Estimator
 from .util import atomic_write_text, check_finite
 
@@ -36,7 +37,7 @@ def render_table_markdown(results: dict) -> str:
     """The CLL table as Markdown: one row per estimator, one column per quadrant setting."""
     quadrants = [str(q) for q in results["quadrants"]]
     many = len(results["seeds"]) > 1
-    rows = [[Estimator.from_key(key).label] + [mean_std(results["table"][q][key], 2, many) for q in quadrants]
+    rows = [[_label(key, results)] + [mean_std(results["table"][q][key], 2, many) for q in quadrants]
             for key in results["table"][quadrants[0]]]
     if "gap" in results:
         samples = Estimator.from_key(results["gap"][quadrants[0]]["estimator"]).samples
@@ -51,6 +52,55 @@ def render_table_markdown(results: dict) -> str:
             f"{' (mean ± standard deviation over seeds)' if many else ''}; "
             f"{results['test_images']} test images. Lower is better.\n")
     return table + "\n" + note
+
+
+def _label(key: str, results: dict) -> str:
+    label = Estimator.from_key(key).label
+    if Estimator.from_key(key).kind == "hybrid_is" and "hybrid_alpha" in results:
+        label = label.replace("hybrid:", f"hybrid (α = {results['hybrid_alpha']:g}):")
+    return label
+
+
+REMEDY_ROWS = [  # (model, key of its evaluation, what the row measures)
+    ("cvae", "cvae_neg_elbo", "CVAE: negative ELBO (z from q(z|x,y), as in training)"),
+    ("cvae", "cvae_mc_{mc}", "CVAE: Monte Carlo from the prior, S = {mc} (z as in prediction)"),
+    ("cvae", "cvae_is_{s}", "CVAE: importance sampling, S = {s}"),
+    ("gsnn", "cvae_mc_{mc}", "GSNN: Monte Carlo from the prior, S = {mc}"),
+    ("gsnn", "cvae_mc_{s}", "GSNN: Monte Carlo from the prior, S = {s}"),
+    ("hybrid", "cvae_neg_elbo", "hybrid: negative ELBO"),
+    ("hybrid", "cvae_mc_{mc}", "hybrid: Monte Carlo from the prior, S = {mc}"),
+    ("hybrid", "cvae_is_{s}", "hybrid: importance sampling, S = {s}"),
+]
+
+
+def remedy_numbers(results: dict, model: str, key: str, q: str) -> list[float]:
+    """One number per seed: ``key`` of the CVAE's evaluation, or of the GSNN's or the hybrid's."""
+    runs = [run for run in results["runs"] if str(run["quadrants"]) == q]
+    return [(run["numbers"] if model == "cvae" else run["remedies"][model]["numbers"])[key] for run in runs]
+
+
+def render_remedies_markdown(results: dict) -> str:
+    """The train/test gap and the paper's two remedies: each model scored with z as in training
+    (the negative ELBO, where there is a recognition network) and as in prediction (from the prior)."""
+    import statistics
+
+    quadrants = [str(q) for q in results["quadrants"]]
+    many = len(results["seeds"]) > 1
+    settings = results["profile_settings"]
+    sizes = {"mc": max(settings["mc_samples"]), "s": max(settings["is_samples"])}
+    rows = []
+    for model, key, label in REMEDY_ROWS:
+        key, label = key.format(**sizes), label.format(**sizes)
+        cells = []
+        for q in quadrants:
+            values = remedy_numbers(results, model, key, q)
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(mean_std({"mean": statistics.fmean(values), "std": std}, 2, many))
+        rows.append([label.replace("|", "\\|"), *cells])
+    table = markdown_table(["negative CLL (nats per image)", *quadrant_header(quadrants)], rows,
+                           "l" + "r" * len(quadrants))
+    return table + (f"\n\nHybrid: α = {results['hybrid_alpha']:g}. Seeds {', '.join(map(str, results['seeds']))}"
+                    f"{' (mean ± standard deviation)' if many else ''}; lower is better.\n")
 
 
 def render_quality_markdown(results: dict) -> str:
@@ -77,17 +127,49 @@ def reproduction_time_sentence(results: dict) -> str:
         took = f"took {minutes:.0f} minutes on average{detail}"
     else:
         took = f"took {minutes:.0f} minutes"
-    return f"One seed of this run (3 settings: baseline, CVAE and evaluation) {took} on {results['machine']}."
+    sentence = f"One seed of this run (3 settings: baseline, CVAE and evaluation) {took} on {results['machine']}."
+    remedies = results.get("remedy_seconds_per_seed")
+    if remedies:
+        sentence += (f" The paper's two remedies add, per seed, {remedies['gsnn'] / 60:.0f} minutes for the GSNN "
+                     f"and {remedies['hybrid'] / 60:.0f} for the hybrid (training and evaluation).")
+    return sentence
 
 
-README_START = "<!-- cll-table:start (written by `python -m cvae_lib update-readme`; do not edit) -->"
-README_END = "<!-- cll-table:end -->"
+def readme_markers(block: str) -> tuple[str, str]:
+    """The two lines around a block of README.md that ``update-readme`` writes."""
+    return (f"<!-- {block}:start (written by `python -m cvae_lib update-readme`; do not edit) -->",
+            f"<!-- {block}:end -->")
+
+
+README_START, README_END = readme_markers("cll-table")
+
+
+# The project's targets for the published table (mean over seeds, nats per image; seconds per seed).
+CLL_TARGETS = {"1": 64.0, "2": 45.0, "3": 21.0}
+SECONDS_PER_SEED_TARGET = 1200.0
+
+
+def targets_sentence(results: dict) -> str:
+    """Which targets the stored table meets: the CVAE's best importance-sampled estimate against
+    CLL_TARGETS, and the time of one seed against SECONDS_PER_SEED_TARGET."""
+    key = results["gap"][str(results["quadrants"][0])]["estimator"]
+    parts = []
+    for q in map(str, results["quadrants"]):
+        value, target = results["table"][q][key]["mean"], CLL_TARGETS[q]
+        parts.append(f"{value:.2f} against ≤ {target:g} with {q} quadrant{'s' if q != '1' else ''} "
+                     f"({'met' if value <= target else 'missed'})")
+    seconds = results["seconds_per_seed"]
+    return (f"Targets: {Estimator.from_key(key).label}, " + "; ".join(parts)
+            + f"; one seed in {seconds:.0f} s against ≤ {SECONDS_PER_SEED_TARGET:.0f} s "
+            f"({'met' if seconds <= SECONDS_PER_SEED_TARGET else 'missed'}).")
 
 
 def readme_results_section(results: dict) -> str:
-    """The block of README.md between the markers: the table and how it was made."""
+    """The block of README.md between the markers: the table, how it was made, the targets."""
+    recipe = results.get("recipe", FIRST_EDITION.name)  # results made before recipes were recorded
     return (f"{README_START}\n{render_table_markdown(results)}\n"
-            f"{reproduction_time_sentence(results)}\n{README_END}")
+            f"{reproduction_time_sentence(results)} Training recipe: “{recipe}”.\n\n"
+            f"{targets_sentence(results)}\n{README_END}")
 
 
 def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> bool:
@@ -96,13 +178,20 @@ def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> boo
     Returns True when the file changed. The README must already hold the two markers.
     """
     check_finite(results, "the results")
+    section = readme_results_section(results)
+    return replace_readme_block("cll-table", section[len(README_START) + 1:-len(README_END) - 1], readme)
+
+
+def replace_readme_block(block: str, content: str, readme: str | os.PathLike = "README.md") -> bool:
+    """Put ``content`` between the markers of ``block`` in the README; True when the file changed."""
+    start, end = readme_markers(block)
     readme = Path(readme)
     text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} has no results block; add the lines {README_START!r} and {README_END!r}")
-    before, rest = text.split(README_START, 1)
-    after = rest.split(README_END, 1)[1]
-    new = before + readme_results_section(results) + after
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {block} block; add the lines {start!r} and {end!r}")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    new = f"{before}{start}\n{content.strip()}\n{end}{after}"
     if new != text:
         atomic_write_text(new, readme)
     return new != text

@@ -1,25 +1,27 @@
 """Training the book's models: their objectives and train-or-load, on the shared loop.
 
-The baseline's objective is the masked cross-entropy with a plain PyTorch optimiser; the
-CVAE's is Pyro's ELBO. Both run through :func:`cvae_lib.loop.fit`, and both are kept in
+The objectives (:mod:`cvae_lib.objectives`) are the baseline's masked cross-entropy and the
+Pyro ELBOs of the CVAE, the GSNN and the hybrid. All run through :func:`cvae_lib.loop.fit`, at a
+:class:`Schedule` of learning rates, and all are kept in
 checkpoints (:mod:`cvae_lib.checkpoints`) keyed by everything that defines them. The
 whole-digit models of chapters 6–8 use :func:`train_or_load_digit_model`.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 from typing import Callable
 
-import pyro
-import pyro.infer
 import torch
 
 from .checkpoints import (CHECKPOINT_FORMAT, TrainedModel, default_checkpoint_path, digit_checkpoint_path,
                           train_or_load)
 from .data import QuadrantData, QuadrantSplit
 from .loop import EVAL_BATCH_SIZE, FitResult, fit
-from .models import CVAE, BaselineNet, masked_bernoulli_log_likelihood
-from .settings import RunConfig
+from .models import CVAE, BaselineNet
+from .objectives import BaselineObjective, check_objective, cvae_objective
+from .settings import RunConfig, as_int
 
 SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after every epoch
 # The whole-digit models of chapters 6–8 are small side experiments (a sweep trains five of them):
@@ -27,45 +29,39 @@ SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after ever
 DIGIT_MAX_EPOCHS = 10
 
 
-class BaselineObjective:
-    """Masked Bernoulli cross-entropy on the output pixels, summed over the batch."""
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How fast the loop moves: the peak learning rate, the batch size (``None``: the profile's),
+    a linear warm-up of the rate over ``warmup_epochs``, and a cosine decay of it to 0 over
+    ``cosine_epochs`` (0: a constant rate until early stopping; n: at most n epochs)."""
 
-    def __init__(self, net: BaselineNet):
-        self.module = net
+    lr: float = 1e-3
+    batch_size: int | None = None
+    warmup_epochs: float = 0.0
+    cosine_epochs: int = 0
 
-    def loss(self, inputs, targets) -> torch.Tensor:
-        return -masked_bernoulli_log_likelihood(self.module(inputs), targets).sum()
+    def __post_init__(self):
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ValueError(f"the learning rate must be a positive float, got {self.lr!r}")
+        if self.batch_size is not None and (as_int(self.batch_size) is None or self.batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {self.batch_size!r}")
+        if self.warmup_epochs < 0 or as_int(self.cosine_epochs) is None or self.cosine_epochs < 0:
+            raise ValueError(f"warm-up and cosine epochs cannot be negative: {self}")
 
+    def lr_factor(self, progress: float) -> float:
+        """The multiplier of the learning rate after ``progress`` epochs of training."""
+        factor = 1.0
+        if self.warmup_epochs > 0:
+            factor = min(1.0, (progress + 1e-3) / self.warmup_epochs)
+        if self.cosine_epochs > 0:
+            factor *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress / self.cosine_epochs)))
+        return factor
 
-ELBOS = {"trace": pyro.infer.Trace_ELBO, "meanfield": pyro.infer.TraceMeanField_ELBO}
-
-
-class CVAEObjective:
-    """The negative ELBO of the Pyro model and guide, summed over the batch.
-
-    ``elbo="meanfield"`` (the default) computes KL(q || p) in closed form, which
-    lowers the gradient variance; ``"trace"`` estimates it by sampling, as Pyro's
-    tutorial does. Pyro's ``differentiable_loss`` gives a torch tensor, so the CVAE
-    is optimised by the same loop and the same (fused) Adam as the baseline.
-
-    ``kl_weight`` multiplies the KL term in training steps only (KL annealing changes it
-    between epochs); validation always scores the true negative ELBO, weight 1.
-    """
-
-    def __init__(self, cvae: CVAE, elbo: str = "meanfield", kl_weight: float = 1.0):
-        if elbo not in ELBOS:
-            raise ValueError(f"elbo must be one of {sorted(ELBOS)}, got {elbo!r}")
-        self.module = cvae
-        self.kl_weight = kl_weight
-        # pyro.module() registers the networks in Pyro's global parameter store; start
-        # from an empty store so no entry from an earlier model lingers under the same name.
-        pyro.clear_param_store()
-        self.elbo = ELBOS[elbo]()
-
-    def loss(self, inputs, targets, y_hat) -> torch.Tensor:
-        kl_weight = self.kl_weight if self.module.training else 1.0
-        return self.elbo.differentiable_loss(self.module.model, self.module.guide, inputs, targets, y_hat,
-                                             kl_weight=kl_weight)
+    def changes(self) -> dict:
+        """The fields that differ from the constant-rate default, except ``lr`` (stored on its own):
+        what a checkpoint's configuration records, so that older checkpoints still match."""
+        default = Schedule(self.lr)
+        return {k: v for k, v in dataclasses.asdict(self).items() if v != getattr(default, k)}
 
 
 def _quadrant_config(kind: str, data: QuadrantData, config: RunConfig, lr: float, model: dict) -> dict:
@@ -75,18 +71,27 @@ def _quadrant_config(kind: str, data: QuadrantData, config: RunConfig, lr: float
             "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"}}
 
 
-def _fit(objective, data: QuadrantData, extra: tuple, config: RunConfig, lr: float, progress: bool,
+def _fit(objective, data: QuadrantData, extra: tuple, config: RunConfig, schedule: Schedule, progress: bool,
          desc: str, **hooks) -> FitResult:
     """The loop on a quadrant task: (inputs, targets, *extra) batches, the profile's limits."""
     train_extra, val_extra = extra
     profile = config.profile
+    max_epochs = min(profile.max_epochs, schedule.cosine_epochs or profile.max_epochs)
     return fit(objective, (data.train.inputs, data.train.targets, *train_extra),
-               (data.val.inputs, data.val.targets, *val_extra), lr=lr, max_epochs=profile.max_epochs,
-               patience=profile.patience, batch_size=profile.batch_size, progress=progress,
-               device=config.device, desc=desc, **hooks)
+               (data.val.inputs, data.val.targets, *val_extra), lr=schedule.lr, max_epochs=max_epochs,
+               patience=profile.patience, batch_size=schedule.batch_size or profile.batch_size,
+               progress=progress, device=config.device, desc=desc,
+               lr_factor=schedule.lr_factor if schedule.warmup_epochs or schedule.cosine_epochs else None,
+               **hooks)
 
 
-def train_or_load_baseline(data: QuadrantData, config: RunConfig, *, lr: float = 1e-3,
+def _with_schedule(checkpoint_config: dict, schedule: Schedule) -> dict:
+    if schedule.changes():  # only when used, so that checkpoints made before schedules still match
+        checkpoint_config["schedule"] = schedule.changes()
+    return checkpoint_config
+
+
+def train_or_load_baseline(data: QuadrantData, config: RunConfig, *, schedule: Schedule = Schedule(),
                            checkpoint_path="default", progress: bool = True,
                            hidden_1: int = 500, hidden_2: int = 500) -> TrainedModel:
     """Load the baseline from ``checkpoint_path`` if it exists and matches; else train and save.
@@ -95,12 +100,12 @@ def train_or_load_baseline(data: QuadrantData, config: RunConfig, *, lr: float =
     ``None`` never saves.
     """
     model = {"hidden_1": hidden_1, "hidden_2": hidden_2}
-    checkpoint_config = _quadrant_config("baseline", data, config, lr, model)
+    checkpoint_config = _with_schedule(_quadrant_config("baseline", data, config, schedule.lr, model), schedule)
     if checkpoint_path == "default":
         checkpoint_path = default_checkpoint_path("baseline", data.num_quadrants, config)
 
     def train(net):
-        return _fit(BaselineObjective(net), data, ((), ()), config, lr, progress,
+        return _fit(BaselineObjective(net), data, ((), ()), config, schedule, progress,
                     f"baseline, {data.num_quadrants} quadrant(s)"), {}
 
     return train_or_load(checkpoint_config, lambda: BaselineNet(hidden_1, hidden_2), train, checkpoint_path)
@@ -117,36 +122,45 @@ def baseline_guesses(baseline: BaselineNet, split: QuadrantSplit) -> torch.Tenso
 
 
 def train_or_load_cvae(data: QuadrantData, baseline: TrainedModel, config: RunConfig, *,
-                       lr: float = 1e-3, elbo: str = "meanfield", kl_warmup_epochs: int = 0,
+                       schedule: Schedule = Schedule(), objective: str = "cvae", alpha: float = 0.5,
+                       kl_warmup_epochs: int = 0, residual: bool = False, elbo: str = "meanfield",
                        checkpoint_path="default", progress: bool = True, z_dim: int = 200,
                        hidden_1: int = 500, hidden_2: int = 500,
                        generation_uses_x: bool = True) -> TrainedModel:
     """Load the CVAE from ``checkpoint_path`` if it exists and matches; else train and save.
 
     ``baseline`` is the trained baseline of the same setting; its guesses feed the
-    prior network. The training loop also stores, after every epoch, completions of
+    prior network (and, with ``residual=True``, offset the generation network's logits).
+    ``objective`` is "cvae" (the recognition network proposes z), "gsnn" (the prior network
+    does) or "hybrid" (``alpha`` times the first plus ``1 - alpha`` times the second); see
+    :mod:`cvae_lib.objectives`. The training loop also stores, after every epoch, completions of
     a few fixed validation images with fixed noise: the frames of the training video.
     ``kl_warmup_epochs = n > 0`` anneals the KL weight linearly, 1/n, 2/n, … 1 over the
     first n epochs (early stopping waits until it reaches 1); 0, the default, never does.
     """
     if type(kl_warmup_epochs) is not int or kl_warmup_epochs < 0:
         raise ValueError(f"kl_warmup_epochs must be a non-negative int, got {kl_warmup_epochs!r}")
+    check_objective(objective, alpha)
     model = {"z_dim": z_dim, "hidden_1": hidden_1, "hidden_2": hidden_2,
              "generation_uses_x": generation_uses_x}
-    checkpoint_config = _quadrant_config("cvae", data, config, lr, model)
+    if residual:  # only when used, so that checkpoints made before the option still match
+        model["residual"] = True
+    checkpoint_config = _with_schedule(_quadrant_config("cvae", data, config, schedule.lr, model), schedule)
     checkpoint_config["elbo"] = elbo
-    if kl_warmup_epochs:  # only when used, so that checkpoints made before the option still match
+    if objective != "cvae":
+        checkpoint_config["objective"] = {"kind": objective, **({"alpha": alpha} if objective == "hybrid" else {})}
+    if kl_warmup_epochs:
         checkpoint_config["kl_warmup_epochs"] = kl_warmup_epochs
     checkpoint_config["baseline"] = baseline.config
     if checkpoint_path == "default":
-        checkpoint_path = default_checkpoint_path("cvae", data.num_quadrants, config)
+        checkpoint_path = default_checkpoint_path(objective, data.num_quadrants, config)
 
     def train(cvae):
-        return _fit_cvae(cvae, data, baseline, config, lr=lr, elbo=elbo, progress=progress,
-                         kl_warmup_epochs=kl_warmup_epochs)
+        return _fit_cvae(cvae_objective(cvae, objective, alpha=alpha, elbo=elbo), data, baseline, config,
+                         schedule, progress=progress, kl_warmup_epochs=kl_warmup_epochs)
 
-    return train_or_load(checkpoint_config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x), train,
-                         checkpoint_path)
+    return train_or_load(checkpoint_config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x, residual),
+                         train, checkpoint_path)
 
 
 def kl_weight_schedule(epoch: int, warmup_epochs: int) -> float:
@@ -154,9 +168,9 @@ def kl_weight_schedule(epoch: int, warmup_epochs: int) -> float:
     return 1.0 if warmup_epochs <= 0 else min(1.0, epoch / warmup_epochs)
 
 
-def _fit_cvae(cvae: CVAE, data: QuadrantData, baseline: TrainedModel, config: RunConfig, *, lr: float,
-              elbo: str, progress: bool, kl_warmup_epochs: int = 0) -> tuple[FitResult, dict]:
-    objective = CVAEObjective(cvae, elbo)
+def _fit_cvae(objective, data: QuadrantData, baseline: TrainedModel, config: RunConfig, schedule: Schedule, *,
+              progress: bool, kl_warmup_epochs: int = 0) -> tuple[FitResult, dict]:
+    cvae = objective.module
     train_guess = baseline_guesses(baseline.module, data.train)
     val_guess = baseline_guesses(baseline.module, data.val)
     snap_inputs, snap_guess = data.val.inputs[:SNAPSHOT_IMAGES], val_guess[:SNAPSHOT_IMAGES]
@@ -169,7 +183,7 @@ def _fit_cvae(cvae: CVAE, data: QuadrantData, baseline: TrainedModel, config: Ru
     def record_frame(epoch):  # the training video
         return cvae.sample_completions(snap_inputs, snap_guess, 1, noise=snap_noise)[:, 0]
 
-    result = _fit(objective, data, ((train_guess,), (val_guess,)), config, lr, progress,
+    result = _fit(objective, data, ((train_guess,), (val_guess,)), config, schedule, progress,
                   f"CVAE, {data.num_quadrants} quadrant(s)", on_epoch_start=set_kl_weight,
                   on_epoch_end=record_frame, min_epochs=kl_warmup_epochs)
     return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs}
@@ -189,13 +203,17 @@ def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, fir
                          f"({first_stage.config['lr']}), got {lr!r}")
     checkpoint_config = {**first_stage.config, "kind": "cvae_continued", "lr": lr,
                          "first_stage": first_stage.config, "first_stage_epochs": first_stage.epochs_run}
-    checkpoint_config.pop("kl_warmup_epochs", None)  # the second stage trains at full KL weight
+    # the second stage trains at full KL weight and one constant rate
+    checkpoint_config.pop("kl_warmup_epochs", None)
+    checkpoint_config.pop("schedule", None)
+    kind = checkpoint_config.get("objective", {"kind": "cvae"})
     config = config.with_seed(checkpoint_config["seed"])
     if checkpoint_path == "default":
         checkpoint_path = default_checkpoint_path(f"cvae_lr{lr:g}", data.num_quadrants, config)
 
     def train(cvae):
-        return _fit_cvae(cvae, data, baseline, config, lr=lr, elbo=checkpoint_config["elbo"], progress=progress)
+        objective = cvae_objective(cvae, kind["kind"], alpha=kind.get("alpha", 0.5), elbo=checkpoint_config["elbo"])
+        return _fit_cvae(objective, data, baseline, config, Schedule(lr), progress=progress)
 
     return train_or_load(checkpoint_config, lambda: copy.deepcopy(first_stage.module), train, checkpoint_path)
 

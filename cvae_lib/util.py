@@ -80,3 +80,16 @@ def ensure_writable_folder(path: str | os.PathLike, option: str = "--out") -> Pa
         raise ValueError(f"{option} {path} cannot be written ({exc.strerror or exc}); "
                          f"choose a folder you can write to") from None
     return path
+
+
+def flush_denormal_floats() -> None:
+    """Treat denormal floats (below about 1e-38) as zero on the CPU, for the rest of the process.
+
+    A few epochs into training, some weights, gradients and Adam states fall into that range, and
+    x86 CPUs handle such numbers in slow microcode: the CVAE's epochs went from 4.4 s to 6.9 s from
+    the fifth on. Flushing them changes no printed digit of the losses (measured over 8 epochs).
+    The setting belongs to a thread, and torch's worker threads copy it from the thread that starts
+    them: ``import cvae_lib`` calls this before they exist, and the training loop and the estimators
+    call it again for the calling thread. A no-op where the CPU has no such mode.
+    """
+    torch.set_flush_denormal(True)

@@ -57,6 +57,11 @@ def test_chapter_2_quotes_the_baselines_of_seed_0(results):
 
 
 def test_chapter_4_quotes_the_epochs_of_seed_0(results):
+    from cvae_lib.recipe import FIRST_EDITION, RECIPE
+
+    if results.get("recipe", FIRST_EDITION.name) != RECIPE.name:
+        pytest.skip("the published table was trained with another recipe than chapter 4's models: "
+                    "re-run it (make reproduce PROFILE=full SEEDS='0 1 2')")
     glued = _glued("04_training")
     run = _run(results, 0, 1)
     assert int(glued["cvae_epochs_1"]) == run["epochs_cvae"]

@@ -8,7 +8,8 @@ from cvae_lib import evaluate
 from cvae_lib.models import CVAE, BaselineNet
 from cvae_lib.settings import seed_everything
 from cvae_lib.loop import fit
-from cvae_lib.train import CVAEObjective, baseline_guesses
+from cvae_lib.objectives import CVAEObjective
+from cvae_lib.train import baseline_guesses
 from tests.helpers import synthetic_data
 
 
@@ -112,22 +113,24 @@ def test_a_thousand_samples_run_in_chunks():
     assert values.shape == (600,) and torch.isfinite(values).all()
 
 
+@pytest.mark.parametrize("residual", [False, True])
 @pytest.mark.parametrize("q", [1, 2, 3])
-def test_output_pixel_shortcut_equals_the_masked_likelihood(q):
-    from cvae_lib.models import flatten_images, masked_bernoulli_log_likelihood
+def test_output_pixel_shortcut_equals_the_masked_likelihood(q, residual):
+    from cvae_lib.models import masked_bernoulli_log_likelihood
 
     torch.manual_seed(q)
     data = synthetic_data(num_quadrants=q, sizes=(4, 4, 6))
-    cvae = CVAE(z_dim=5, hidden_1=16, hidden_2=16)
-    x, y = data.test.inputs, data.test.targets
+    cvae = CVAE(z_dim=5, hidden_1=16, hidden_2=16, residual=residual)
+    torch.nn.init.normal_(cvae.generation_net.rest[-1].weight)  # a residual network starts at 0: move it
+    x, y, y_hat = data.test.inputs, data.test.targets, torch.rand(6, 784)
     z = torch.randn(3, 6, 5)
-    full = masked_bernoulli_log_likelihood(cvae.generation_net(z, flatten_images(x)), y)
-    assert torch.allclose(evaluate._log_likelihood_fn(cvae, x, y)(z), full, atol=1e-4)
+    full = masked_bernoulli_log_likelihood(cvae.logits(z, x, y_hat), y)
+    assert torch.allclose(evaluate._log_likelihood_fn(cvae, x, y, y_hat)(z), full, atol=1e-4)
     # a batch mixing two settings takes the general path and still agrees
     other = synthetic_data(num_quadrants=1 + q % 3, sizes=(4, 4, 6)).test
     mixed_x, mixed_y = torch.cat([x[:3], other.inputs[:3]]), torch.cat([y[:3], other.targets[:3]])
-    expected = masked_bernoulli_log_likelihood(cvae.generation_net(z, flatten_images(mixed_x)), mixed_y)
-    assert torch.allclose(evaluate._log_likelihood_fn(cvae, mixed_x, mixed_y)(z), expected, atol=1e-4)
+    expected = masked_bernoulli_log_likelihood(cvae.logits(z, mixed_x, y_hat), mixed_y)
+    assert torch.allclose(evaluate._log_likelihood_fn(cvae, mixed_x, mixed_y, y_hat)(z), expected, atol=1e-4)
 
 
 def test_estimates_for_fewer_samples_come_from_a_prefix_of_the_weights(one_dim_model):

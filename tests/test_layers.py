@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cvae_lib"
 LAYERS = [
     "util", "settings",
     "data", "models", "plots", "digit_plots", "digits",
-    "loop", "checkpoints", "train",
+    "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
     "results", "report", "experiment", "reproduce", "ablation",
     "book", "notebooks", "__main__",

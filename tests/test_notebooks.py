@@ -89,6 +89,16 @@ def test_code_lines_fit_the_page(path):
     assert not long, f"{path.name} has code lines over 88 characters: {long[:3]}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_library_excerpts_fit_the_page(path):
+    """What show_source prints is code too: on a phone a longer line scrolls sideways."""
+    shown = [cell for cell in _code(path) if _source(cell).lstrip().startswith("show_source(")]
+    for cell in shown:
+        text = "".join(cell["outputs"][0]["data"]["text/plain"])
+        long = [line for line in text.splitlines() if len(line) > 88]
+        assert not long, f"{path.name}, cell {cell['id']} shows lines over 88 characters: {long[:2]}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
 def test_settings_are_resolved_once_at_the_top_of_each_chapter(path):
     later = "".join(_source(cell) for cell in _code(path)[2:])

@@ -34,6 +34,8 @@ def _figures():
         "prediction grid": plots.plot_prediction_grid(inputs, targets, images, samples, title="1 input quadrant"),
         "prediction rows": plots.plot_prediction_grid(inputs[:4], targets[:4], images[:4], samples[:4, :4],
                                                       images_as_rows=True),
+        "models side by side": plots.plot_prediction_grid(
+            inputs[:8], targets[:8], images[:8], {m: samples[:8, :3] for m in ("CVAE", "GSNN", "hybrid")}),
         "graphical model": plots.plot_graphical_model(),
         "loss curves": plots.plot_loss_curves({f"CVAE, {q}q": history for q in (1, 2, 3)}, title="Learning"),
         "training snapshots": plots.plot_training_snapshots(samples[:, :4].transpose(0, 1), inputs[:4]),
@@ -61,3 +63,8 @@ def test_figures_are_legible_at_the_columns_width(name):
     width_inches = plt.imread(io.BytesIO(buffer.getvalue())).shape[1] / 100
     assert width_inches <= plots.MAX_WIDTH + 0.3, f"{name} is {width_inches:.1f} inches wide"
     plt.close(fig)
+
+
+def test_the_models_compared_side_by_side_are_labelled_by_name():
+    labels = {t.get_text() for t in FIGURES["models side by side"].findobj(Text)}
+    assert {"CVAE 1", "CVAE 3", "GSNN 1", "hybrid 3", "baseline"} <= labels

@@ -73,3 +73,26 @@ def test_the_readme_quotes_the_stored_ablation():
         pytest.skip("no ablation stored")
     assert ablation_summary(json.loads(path.read_text())) in (ROOT / "README.md").read_text(), \
         "README.md quotes other ablation numbers: copy the sentence of ablation_summary(results/ablation.json)"
+
+
+def test_the_readme_claim_about_pyros_baseline_holds(results):
+    """README: "The baseline lands within ±3 nats of Pyro's tutorial … in every setting"."""
+    from cvae_lib.book import PYRO_TUTORIAL
+
+    assert "within ±3 nats of Pyro's tutorial" in (ROOT / "README.md").read_text()
+    pyro = PYRO_TUTORIAL["rows"]["NN (baseline)"]
+    for q in results["quadrants"]:
+        assert abs(results["table"][str(q)]["baseline_nll"]["mean"] - pyro[q]) <= 3.0
+
+
+def test_the_published_recipe_is_the_one_the_stored_ablation_chose():
+    """recipe.py's comment: RECIPE reached the lowest validation loss of the ablation."""
+    from cvae_lib.recipe import RECIPE
+
+    path = ROOT / "results" / "ablation.json"
+    if not path.exists():
+        pytest.skip("no ablation stored")
+    ablation = json.loads(path.read_text())
+    assert ablation["published_recipe"] == RECIPE.name, "re-run `python -m cvae_lib ablation --profile full`"
+    best = min(ablation["variants"].items(), key=lambda item: item[1]["best_val_loss"])
+    assert best[0] == RECIPE.name and best[1]["published"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from cvae_lib import train, util
+from cvae_lib import objectives, train, util
 from cvae_lib.models import CVAE
 from cvae_lib.checkpoints import CheckpointError
 from cvae_lib.loop import fit
@@ -159,7 +159,7 @@ def test_bad_seed_is_rejected():
 
 def test_unknown_elbo_is_rejected():
     with pytest.raises(ValueError, match="meanfield"):
-        train.CVAEObjective(nn.Linear(1, 1), elbo="iwae")
+        objectives.CVAEObjective(nn.Linear(1, 1), elbo="iwae")
 
 
 def test_kl_weight_schedule_rises_linearly_then_stays_at_one():
@@ -171,7 +171,7 @@ def test_the_cvae_objective_anneals_training_steps_but_validates_the_true_elbo()
     data = synthetic_data()
     cvae = CVAE(z_dim=4, hidden_1=32, hidden_2=32)
     batch = (data.train.inputs[:16], data.train.targets[:16], torch.rand(16, 784))
-    objective = train.CVAEObjective(cvae, kl_weight=0.1)
+    objective = objectives.CVAEObjective(cvae, kl_weight=0.1)
 
     def loss(training):
         cvae.train(training)
@@ -198,3 +198,15 @@ def test_kl_warmup_trains_at_least_the_warmup_epochs_and_is_part_of_the_checkpoi
     assert "kl_warmup_epochs" not in plain.config  # so checkpoints made before the option still load
     with pytest.raises(ValueError, match="kl_warmup_epochs"):
         train_or_load_cvae(data, baseline, config=config_for(patient), kl_warmup_epochs=-1, checkpoint_path=None)
+
+
+def test_importing_the_library_flushes_denormal_floats_in_torchs_worker_threads_too():
+    import subprocess
+    import sys
+
+    # 1e-39 is a denormal float32; a large tensor makes torch split the product over its workers
+    code = ("import cvae_lib, torch; x = torch.full((4_000_000,), 1e-39) * 1.0; "
+            "print(int(torch.count_nonzero(x)), torch.get_num_threads())")
+    nonzero, threads = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      check=True).stdout.split()
+    assert nonzero == "0", f"{nonzero} denormals survived with {threads} threads"
