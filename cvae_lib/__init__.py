@@ -11,7 +11,7 @@ One module per job, in layers that import only downwards (the README's layout ta
 * experiment, results, report   one setting trained and evaluated; cll.json; its Markdown
 * reproduce, ablation           the paper's experiment (with its remedies) and the recipe comparison
 * plots, digit_plots, book      figures and what the notebooks display
-* notebooks, __main__           executing the book; the command line
+* notebooks, repository, __main__  executing the book; the one repository setting; the command line
 """
 __version__ = "0.1.0"
 

@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "ablation markers with the summary of ablation.json beside it, if there is one.")
     readme.add_argument("--results", default="results/cll.json", metavar="RESULTS")
     readme.add_argument("--readme", default="README.md", metavar="FILE")
+    repository = commands.add_parser(
+        "repository", help="point the book at its GitHub repository (Colab cells, links)",
+        description="Make every notebook's Colab install cell and its links to repository files "
+                    "follow the repository named in _config.yml. With URL (and --branch), first "
+                    "write that repository into _config.yml.")
+    repository.add_argument("url", nargs="?", metavar="URL", help="https://github.com/<owner>/<name>")
+    repository.add_argument("--branch", help="branch the book is read from (default: as in _config.yml)")
     return parser
 
 
@@ -138,6 +145,12 @@ def _run(args, config) -> None:
             summary = ablation_summary(json.loads(ablation.read_text()))
             changed = replace_readme_block("ablation", summary, args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
+    elif args.command == "repository":
+        from .repository import set_repository
+
+        repository, changed = set_repository(args.url, args.branch)
+        names = ", ".join(path.name for path in changed) or "none needed changing"
+        print(f"the book follows {repository.url} (branch {repository.branch}); notebooks rewritten: {names}")
     elif args.command == "execute-book":
         from .notebooks import execute_notebooks
         from .settings import get_profile

@@ -14,7 +14,7 @@ LAYERS = [
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
     "results", "report", "experiment", "reproduce", "ablation",
-    "book", "notebooks", "__main__",
+    "book", "notebooks", "repository", "__main__",
 ]
 EDGES = {"settings", "__main__"}  # where the run configuration is built from arguments and environment
 
