@@ -59,8 +59,9 @@ def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, 
             atomic_write_json(timings, timings_path)
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        # no widget state: the static page shows a precomputed explorer, not dead sliders
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=False,
+        # The widget state is recorded (nbclient 0.11 fails on an Output widget without it), then
+        # dropped: the static page shows a precomputed explorer, not dead sliders.
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=True,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         nb.metadata.pop("widgets", None)
         seconds[path.stem] = round(time.perf_counter() - start, 1)
