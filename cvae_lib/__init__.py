@@ -6,8 +6,8 @@ One module per job, in layers that import only downwards (the README's layout ta
 * data, models, digits          MNIST in quadrants; the paper's networks; what whole-digit models share
 * objectives, loop, checkpoints  what is minimised (CVAE, GSNN, hybrid); the training loop; train-or-load
 * train, recipe                 learning-rate schedules and train-or-load; the published training recipe
-* evaluate, quality             CLL estimators; chapter 8's completion measures
-* label_cvae, classifier_cvae   chapters 6 and 7
+* evaluate, quality             CLL estimators; chapter 9's completion measures
+* label_cvae, classifier_cvae   chapters 7 and 8
 * experiment, results, report   one setting trained and evaluated; cll.json; its Markdown
 * reproduce, ablation           the paper's experiment (with its remedies) and the recipe comparison
 * plots, digit_plots, book      figures and what the notebooks display

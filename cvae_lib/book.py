@@ -50,7 +50,7 @@ def results_markdown(results: dict):
 
 
 def quality_markdown(results: dict):
-    """Chapter 8's completion measures stored with the results, for display in a notebook."""
+    """Chapter 9's completion measures stored with the results, for display in a notebook."""
     from IPython.display import Markdown
 
     return Markdown(render_quality_markdown(results))

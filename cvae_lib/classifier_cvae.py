@@ -1,4 +1,4 @@
-"""Chapter 7: a CVAE with an auxiliary digit classifier and a Gumbel-softmax label.
+"""Chapter 8: a CVAE with an auxiliary digit classifier and a Gumbel-softmax label.
 
 The model does not need the label to generate: a classifier reads the image and its
 prediction, made one-hot by the (hard, straight-through) Gumbel-softmax trick, is

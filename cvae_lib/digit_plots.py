@@ -1,4 +1,4 @@
-"""Figures of whole digits (chapters 6 and 7): grids of generated images and the β sweep.
+"""Figures of whole digits (chapters 7 and 8): grids of generated images and the β sweep.
 
 Same conventions as :mod:`cvae_lib.plots` (white background, one Figure per function).
 """

@@ -1,7 +1,7 @@
-"""What the whole-digit models share: chapters 6 and 7 generate digits, chapter 8 reads them.
+"""What the whole-digit models share: chapters 7 and 8 generate digits, chapter 9 reads them.
 
 The base beneath :mod:`cvae_lib.label_cvae`, :mod:`cvae_lib.classifier_cvae` and
-:mod:`cvae_lib.quality` (and so beneath the paper's experiment, which uses chapter 8's
+:mod:`cvae_lib.quality` (and so beneath the paper's experiment, which uses chapter 9's
 measures): the label format, the Gaussian KL, and the measures of generated digits.
 """
 from __future__ import annotations
@@ -57,9 +57,9 @@ def mean_pairwise_distance(samples: torch.Tensor) -> float:
 @torch.no_grad()
 def evaluate_digit_model(model, images, labels, num_samples: int = 50, seed: int = 0, classifier=None) -> dict:
     """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
-    for the models of chapters 6 and 7 (anything with ``loss_terms`` and ``generate``).
+    for the models of chapters 7 and 8 (anything with ``loss_terms`` and ``generate``).
 
-    With a digit ``classifier`` (chapter 8's), also the *fidelity*: the fraction of generated
+    With a digit ``classifier`` (chapter 9's), also the *fidelity*: the fraction of generated
     images that the classifier reads as the digit that was asked for.
     """
     seed_everything(seed)  # the reconstruction term draws z

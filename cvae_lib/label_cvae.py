@@ -1,4 +1,4 @@
-"""Chapter 6: a CVAE conditioned on the digit label — generate the digit you ask for.
+"""Chapter 7: a CVAE conditioned on the digit label — generate the digit you ask for.
 
 Unlike the quadrant CVAE, the condition here is a class, not part of the image: the
 encoder q(z|x) sees the whole image, and the decoder p(x|z, label) receives the label.
@@ -30,7 +30,7 @@ from .settings import RunConfig
 from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
 
 CONDITIONINGS = ("add", "concat")
-# The sweep of chapter 6: from "KL almost ignored" to the ELBO.
+# The sweep of chapter 7: from "KL almost ignored" to the ELBO.
 SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
 
 

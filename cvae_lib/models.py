@@ -223,11 +223,13 @@ class CVAE(nn.Module):
             return pyro.sample("z", self.posterior(inputs, targets))
 
     def prior_guide(self, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-                    y_hat: torch.Tensor | None = None, kl_weight: float = 1.0) -> torch.Tensor:
+                    y_hat: torch.Tensor | None = None,
+                    kl_weight: float = 1.0) -> torch.Tensor:
         """The GSNN's "guide": z from the conditional prior p(z|x), never from q(z|x,y).
 
-        With q = p the ELBO's KL term vanishes and what is left, E_p(z|x)[log p(y|x,z)], is the
-        GSNN objective of Sohn et al. (2015): the networks are trained as they are used to predict.
+        With q = p the ELBO's KL term vanishes and what is left, E_p(z|x)[log p(y|x,z)],
+        is the GSNN objective of Sohn et al. (2015): the networks are trained as they
+        are used to predict.
         """
         pyro.module("prior_net", self.prior_net)
         with pyro.plate("data", inputs.shape[0]), pyro.poutine.scale(scale=kl_weight):

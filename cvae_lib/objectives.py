@@ -67,24 +67,27 @@ class CVAEObjective:
 
 class GSNNObjective(CVAEObjective):
     """The GSNN's loss: the negative ELBO with the prior network as the guide, that is
-    −log p(y|x,z), z ~ p(z|x), summed over the batch. The recognition network is not used."""
+    −log p(y|x,z), z ~ p(z|x), summed over the batch. The recognition network is not
+    used."""
 
     def loss(self, inputs, targets, y_hat) -> torch.Tensor:
         return self._negative_elbo(self.module.prior_guide, inputs, targets, y_hat)
 
 
 class HybridObjective(CVAEObjective):
-    """α · (CVAE loss) + (1 − α) · (GSNN loss): the networks see both the recognition network's
-    z (as in training) and the prior network's (as in testing)."""
+    """α · (CVAE loss) + (1 − α) · (GSNN loss): the networks see both the recognition
+    network's z (as in training) and the prior network's (as in testing)."""
 
-    def __init__(self, cvae: CVAE, alpha: float, elbo: str = "meanfield", kl_weight: float = 1.0):
+    def __init__(self, cvae: CVAE, alpha: float, elbo: str = "meanfield",
+                 kl_weight: float = 1.0):
         check_objective("hybrid", alpha)
         super().__init__(cvae, elbo, kl_weight)
         self.alpha = alpha
 
     def loss(self, inputs, targets, y_hat) -> torch.Tensor:
-        return (self.alpha * super().loss(inputs, targets, y_hat)
-                + (1.0 - self.alpha) * self._negative_elbo(self.module.prior_guide, inputs, targets, y_hat))
+        cvae = super().loss(inputs, targets, y_hat)  # first: the draws keep their order
+        gsnn = self._negative_elbo(self.module.prior_guide, inputs, targets, y_hat)
+        return self.alpha * cvae + (1.0 - self.alpha) * gsnn
 
 
 def check_objective(kind: str, alpha: float = 0.5) -> None:

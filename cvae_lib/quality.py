@@ -1,4 +1,4 @@
-"""Chapter 8: measuring completions with a digit classifier.
+"""Chapter 9: measuring completions with a digit classifier.
 
 "Diverse but realistic" gets numbers: a classifier trained on MNIST reads each completed
 image (given quadrants + prediction) and says which digit it shows.
@@ -25,9 +25,9 @@ from .train import train_or_load_digit_model
 
 
 class DigitClassifier(nn.Module):
-    """An MLP digit classifier (784-512-512-10 with dropout); about 98% test accuracy on MNIST."""
+    """An MLP digit classifier (784-1024-1024-10 with dropout); about 98% test accuracy on MNIST."""
 
-    def __init__(self, hidden: int = 512, dropout: float = 0.2):
+    def __init__(self, hidden: int = 1024, dropout: float = 0.2):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(NUM_PIXELS, hidden), nn.ReLU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
@@ -51,9 +51,9 @@ class DigitClassifier(nn.Module):
 CLASSIFIER_SEED = 0  # one measuring instrument for every seed of the models it measures
 
 
-def train_or_load_digit_classifier(data, config: RunConfig, *, hidden: int = 512, max_epochs: int | None = 20,
+def train_or_load_digit_classifier(data, config: RunConfig, *, hidden: int = 1024, max_epochs: int | None = 20,
                                    progress: bool = True) -> TrainedModel:
-    """The measuring instrument of chapter 8, trained once per profile on whole MNIST digits
+    """The measuring instrument of chapter 9, trained once per profile on whole MNIST digits
     (with its own seed, whatever the seed of the run that uses it)."""
     return train_or_load_digit_model("digit_classifier", data, lambda: DigitClassifier(hidden),
                                      ClassifierObjective, config.with_seed(CLASSIFIER_SEED),

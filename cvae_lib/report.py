@@ -104,7 +104,7 @@ def render_remedies_markdown(results: dict) -> str:
 
 
 def render_quality_markdown(results: dict) -> str:
-    """Chapter 8's completion measures as Markdown, one column per quadrant setting."""
+    """Chapter 9's completion measures as Markdown, one column per quadrant setting."""
     quadrants = [str(q) for q in results["quadrants"]]
     many = len(results["seeds"]) > 1
     rows = [[label] + [mean_std(results["quality"][q][key], 3, many) for q in quadrants]

@@ -2,7 +2,7 @@
 
 For every seed and quadrant setting of the run configuration: train or load the baseline, the
 CVAE and the paper's two remedies (GSNN, hybrid), evaluate every estimator (cached beside the
-checkpoints), measure the completions with chapter 8's digit classifier; then write
+checkpoints), measure the completions with chapter 9's digit classifier; then write
 ``cll.json``, ``cll.md``, ``quality.md`` and the figures.
 This module is the pipeline only: the pieces live in :mod:`cvae_lib.experiment` (one setting),
 :mod:`cvae_lib.results` (the document) and :mod:`cvae_lib.report` (its Markdown).
@@ -34,7 +34,7 @@ def reproduce(config: RunConfig, seeds=None, out: str | Path | None = None, prog
         config.with_seed(seed)  # validates every seed before anything runs
     out = ensure_writable_folder(out if out is not None else config.results_dir)
     mnist = load_mnist(config.data_dir)
-    # The measuring instrument of chapter 8, the same for every seed of the models it measures.
+    # The measuring instrument of chapter 9, the same for every seed of the models it measures.
     digits = load_digit_splits(config.profile, mnist)
     classifier = train_or_load_digit_classifier(digits, config, progress=progress)
     classifier_accuracy = accuracy(classifier.module, *digits.test)
@@ -102,7 +102,7 @@ def _remedies(setting: TrainedSetting, config: RunConfig, progress: bool) -> dic
         key = Estimator("gsnn_mc" if gsnn else "hybrid_is", samples).key
         found[key] = {
             "kind": kind, "estimate": evaluation["numbers"][f"cvae_{'mc' if gsnn else 'is'}_{samples}"],
-            "numbers": evaluation["numbers"], "epochs": remedy.cvae.epochs_run,
+            "numbers": evaluation["numbers"], "curves": evaluation["curves"], "epochs": remedy.cvae.epochs_run,
             "train_seconds": remedy.cvae.seconds, "evaluation_seconds": evaluation["seconds"],
             "seconds": remedy.cvae.seconds + evaluation["seconds"],
         }

@@ -18,9 +18,9 @@ import torch
 from .data import output_pixels
 from .settings import RunProfile
 
-RESULTS_FORMAT = 3  # 2: adds the gap, chapter 8's quality measures and the classifier; 3: the remedies
+RESULTS_FORMAT = 3  # 2: adds the gap, chapter 9's quality measures and the classifier; 3: the remedies
 CURVE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # S of the estimates-against-S figure
-QUALITY_SAMPLES = 10  # K completions per test image for chapter 8's measures
+QUALITY_SAMPLES = 10  # K completions per test image for chapter 9's measures
 
 _LABELS = {
     "baseline_nll": "Baseline NN: NLL",
@@ -107,7 +107,7 @@ def provenance() -> dict:
     return {"versions": versions, "machine": machine}
 
 
-QUALITY_KEYS = {  # chapter 8's measures, in display order
+QUALITY_KEYS = {  # chapter 9's measures, in display order
     "baseline_accuracy": "baseline: classifier accuracy of its prediction",
     "cvae_mode_accuracy": "CVAE: accuracy of the most likely completion (prior mean)",
     "cvae_top_k_accuracy": f"CVAE: true digit among K = {QUALITY_SAMPLES} samples",

@@ -4,7 +4,7 @@ The objectives (:mod:`cvae_lib.objectives`) are the baseline's masked cross-entr
 Pyro ELBOs of the CVAE, the GSNN and the hybrid. All run through :func:`cvae_lib.loop.fit`, at a
 :class:`Schedule` of learning rates, and all are kept in
 checkpoints (:mod:`cvae_lib.checkpoints`) keyed by everything that defines them. The
-whole-digit models of chapters 6–8 use :func:`train_or_load_digit_model`.
+whole-digit models of chapters 7–9 use :func:`train_or_load_digit_model`.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .objectives import BaselineObjective, check_objective, cvae_objective
 from .settings import RunConfig, as_int
 
 SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after every epoch
-# The whole-digit models of chapters 6–8 are small side experiments (a sweep trains five of them):
+# The whole-digit models of chapters 7–9 are small side experiments (a sweep trains five of them):
 # they train for at most this many epochs, or the profile's limit if that is lower.
 DIGIT_MAX_EPOCHS = 10
 
@@ -222,7 +222,7 @@ def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Modu
                               make_objective: Callable[[torch.nn.Module], object], config: RunConfig, *,
                               model: dict, lr: float = 1e-3, checkpoint_path="default",
                               max_epochs: int | None = None, progress: bool = True) -> TrainedModel:
-    """Train-or-load for the models of whole digits (chapters 6–8): images and labels in, the
+    """Train-or-load for the models of whole digits (chapters 7–9): images and labels in, the
     same loop, checkpoints and configuration checks as the quadrant models.
 
     ``data`` is a :class:`~cvae_lib.data.DigitData`; ``model`` (a dict of the sizes and

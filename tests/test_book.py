@@ -11,8 +11,8 @@ ROOT_PAGE = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
 NOTEBOOK_PAGES = [page for page in [ROOT_PAGE, *CHAPTERS] if (ROOT / f"{page}.ipynb").exists()]
 
 
-def test_the_toc_lists_the_eight_chapters_and_the_references():
-    assert len(NOTEBOOK_PAGES) == 9  # introduction + eight chapters
+def test_the_toc_lists_the_nine_chapters_and_the_references():
+    assert len(NOTEBOOK_PAGES) == 10  # introduction + nine chapters
     assert CHAPTERS[-1] == "book/references"
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_install_cell_installs_from_the_configured_repository_and_branch():
     repository = read_repository(ROOT)
     cells = install_cells(ROOT)
-    assert len(cells) == 9
+    assert len(cells) == 10
     for name, source in cells.items():
         assert f'%pip install --quiet "{repository.install_requirement}"' in source, (
             f"{name} installs from elsewhere; run `python -m cvae_lib repository`")

@@ -68,6 +68,10 @@ def test_the_remedies_are_trained_beside_the_cvae_and_evaluated_with_their_own_e
         assert run["numbers"]["hybrid_is_20"] == hybrid["estimate"] == hybrid["numbers"]["cvae_is_20"]
         assert hybrid["numbers"]["baseline_nll"] == run["numbers"]["baseline_nll"]  # the same baseline
         assert gsnn["seconds"] == pytest.approx(gsnn["train_seconds"] + gsnn["evaluation_seconds"])
+        # chapter 6 reads the estimate against S: the GSNN's from its prior, the hybrid's both ways
+        assert gsnn["curves"]["mc"][gsnn["curves"]["S"].index(20)] == pytest.approx(gsnn["numbers"]["cvae_mc_20"])
+        assert all(value is None for value in gsnn["curves"]["is"])
+        assert hybrid["curves"]["is"][hybrid["curves"]["S"].index(20)] == pytest.approx(hybrid["numbers"]["cvae_is_20"])
     assert results["remedy_seconds_per_seed"]["gsnn"] > 0 and results["remedy_seconds_per_seed"]["hybrid"] > 0
     table = report.render_table_markdown(results)
     assert "GSNN: Monte Carlo from the prior, S = 20" in table and "hybrid (α = 0.5): importance sampling" in table
