@@ -186,7 +186,8 @@ def _fit_cvae(objective, data: QuadrantData, baseline: TrainedModel, config: Run
     result = _fit(objective, data, ((train_guess,), (val_guess,)), config, schedule, progress,
                   f"CVAE, {data.num_quadrants} quadrant(s)", on_epoch_start=set_kl_weight,
                   on_epoch_end=record_frame, min_epochs=kl_warmup_epochs)
-    return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs}
+    # a copy: a slice would save the whole validation split with it (31 MB per checkpoint)
+    return result, {"snapshots": torch.stack(result.snapshots), "snapshot_inputs": snap_inputs.clone()}
 
 
 def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, first_stage: TrainedModel,

@@ -108,6 +108,11 @@ def test_train_or_load_round_trip(tmp_path):
     for key, value in cvae.module.state_dict().items():
         assert torch.equal(value, cvae_again.module.state_dict()[key])
     assert list(tmp_path.glob("ckpt/*.tmp")) == []
+    # a tensor saved from a slice carries its whole storage: each must hold only its own values
+    stored = torch.load(cvae_path, weights_only=True)
+    for key in ("snapshots", "snapshot_inputs"):
+        tensor = stored[key]
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), key
 
 
 def test_a_checkpoint_with_other_settings_is_refused(tmp_path):
