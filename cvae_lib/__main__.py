@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "ablation markers with the summary of ablation.json beside it, if there is one.")
     readme.add_argument("--results", default="results/cll.json", metavar="RESULTS")
     readme.add_argument("--readme", default="README.md", metavar="FILE")
+    publish = commands.add_parser(
+        "publish-models", help="pack the trained models the chapters load into a release archive",
+        description="Pack the checkpoints, stored evaluations and results that the chapters load "
+                    "(cvae_lib.published.PUBLISHED_FILES) into DIR/cvae-book-models-<hash>.tar.gz, and "
+                    "write its manifest, cvae_lib/published_models.json, with the download URL of a "
+                    "release of the repository named in _config.yml.")
+    publish.add_argument("--out", default=None, metavar="DIR", help="where the archive goes (default: _build/release)")
     repository = commands.add_parser(
         "repository", help="point the book at its GitHub repository (Colab cells, links)",
         description="Make every notebook's Colab install cell and its links to repository files "
@@ -144,18 +151,44 @@ def _run(args, config) -> None:
 
             summary = ablation_summary(json.loads(ablation.read_text()))
             changed = replace_readme_block("ablation", summary, args.readme) or changed
+        changed = _readme_published_models(args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     elif args.command == "repository":
         from .repository import set_repository
 
         repository, changed = set_repository(args.url, args.branch)
         names = ", ".join(path.name for path in changed) or "none needed changing"
-        print(f"the book follows {repository.url} (branch {repository.branch}); notebooks rewritten: {names}")
+        print(f"the book follows {repository.url} (branch {repository.branch}); files rewritten: {names}")
+    elif args.command == "publish-models":
+        from .published import MANIFEST_PATH, RELEASE_DIR, files_to_publish, pack
+        from .repository import read_repository
+        from .settings import project_root
+
+        root = project_root()
+        archive, manifest = pack(root, files_to_publish(root), Path(args.out or root / RELEASE_DIR),
+                                 read_repository(root).url)
+        manifest.write(root / "cvae_lib" / MANIFEST_PATH.name)
+        _readme_published_models(root / "README.md", root / "cvae_lib" / MANIFEST_PATH.name)
+        print(f"wrote {archive.name} ({manifest.size / 2**20:.0f} MiB, {len(manifest.files)} files) and "
+              f"cvae_lib/published_models.json; attach it to the release: gh release create {manifest.tag} "
+              f"{archive} (make release-models)")
     elif args.command == "execute-book":
         from .notebooks import execute_notebooks
         from .settings import get_profile
 
         execute_notebooks(get_profile(args.profile), args.notebooks or None)
+
+
+def _readme_published_models(readme, manifest_path=None) -> bool:
+    """The README's sentence on the published models, from the manifest (when both exist)."""
+    from .published import MANIFEST_PATH, Manifest
+    from .report import readme_markers, replace_readme_block
+
+    manifest = Manifest.read(manifest_path or MANIFEST_PATH)
+    readme = Path(readme)
+    if manifest is None or not readme.exists() or readme_markers("published-models")[0] not in readme.read_text():
+        return False
+    return replace_readme_block("published-models", manifest.summary(), readme)
 
 
 def main(argv=None) -> int:
@@ -166,6 +199,7 @@ def main(argv=None) -> int:
             print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
             return 2
     from .checkpoints import CheckpointError
+    from .published import PublishError
 
     config = None
     try:
@@ -177,7 +211,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"python -m cvae_lib: interrupted; kept: {_kept(args, config)}", file=sys.stderr)
         return 130
-    except (CheckpointError, OSError, ValueError, FloatingPointError) as exc:
+    except (CheckpointError, PublishError, OSError, ValueError, FloatingPointError) as exc:
         print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
         return 1
     return 0

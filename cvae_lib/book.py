@@ -11,6 +11,8 @@ import re
 
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
+from .checkpoints import default_checkpoint_path, note_reused
+from .published import fetcher_for
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, Estimator, best_importance_sampling, load_results
 from .settings import PROFILES, RunConfig, default_results_dir, project_root
@@ -30,16 +32,36 @@ PYRO_TUTORIAL = {
 
 
 def results_for_book(config: RunConfig, seeds=None, progress: bool = False) -> dict:
-    """Train-or-load for the results table: read ``cll.json`` when it matches, else reproduce."""
+    """Train-or-load for the results table: read ``cll.json`` when it matches (downloaded with the
+    published models when it is missing), else reproduce."""
     seeds = seeds if seeds is not None else (config.seed,)
     path = config.results_dir / "cll.json"
+    fetcher = fetcher_for(config, progress)
+    if not path.exists() and fetcher is not None:
+        fetcher.fetch(path)  # the published results, if this run's folders are the published ones
     if path.exists():
         results = load_results(path)
         if (results.get("format") == RESULTS_FORMAT and results.get("profile") == config.profile.name
                 and set(seeds) <= set(results.get("seeds", []))
                 and list(config.quadrants) == results.get("quadrants")):
+            _note_reused_results(results, config, seeds)
             return results
     return reproduce(config, seeds=seeds, progress=progress, log=lambda message: None)
+
+
+def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:
+    """Reading the stored table saves making it: what each part took, filed under the file that
+    would hold it, so that a checkpoint the chapter loads as well is counted once."""
+    for run in results["runs"]:
+        if run["seed"] not in seeds:
+            continue
+        folder = default_checkpoint_path("cvae", run["quadrants"], config.with_seed(run["seed"])).parent
+        parts = {"baseline.pt": run["train_seconds_baseline"], "cvae.pt": run["train_seconds_cvae"],
+                 "evaluation.json": run["evaluation_seconds"]}
+        for kind, remedy in run.get("remedies", {}).items():
+            parts.update({f"{kind}.pt": remedy["train_seconds"], f"evaluation_{kind}.json": remedy["evaluation_seconds"]})
+        for name, seconds in parts.items():
+            note_reused(folder / name, seconds)
 
 
 def results_markdown(results: dict):
@@ -232,32 +254,3 @@ def published_run_markdown():
     return Markdown(f"The published numbers (`results/cll.json`, seeds {seeds}) come from "
                     f"`python -m cvae_lib reproduce --profile full --seeds {' '.join(map(str, results['seeds']))}`. "
                     + reproduction_time_sentence(results))
-
-
-def timings_markdown(profile_names=("fast", "full")):
-    """How long each chapter took when its outputs were produced, from ``book/timings.json``."""
-    from IPython.display import Markdown
-
-    path = project_root() / BOOK_DIR / TIMINGS_FILE
-    timings = json.loads(path.read_text()) if path.exists() else {}
-    shown = [p for p in profile_names if isinstance(timings.get(p), dict)]
-    chapters = sorted({name for p in shown for name in timings[p].get("seconds", {})})
-    if not shown:
-        return Markdown("*No timings recorded yet: run `make book-execute`.*")
-    rows = []
-    for chapter in chapters:
-        values = [timings[p]["seconds"].get(chapter) for p in shown]
-        rows.append([chapter] + ["–" if value is None else f"{value / 60:.1f} min" for value in values])
-    table = markdown_table(["chapter", *(f"`{p}` profile" for p in shown)], rows, "l" + "r" * len(shown))
-    machines = "; ".join(f"`{p}`: {timings[p]['machine']}" for p in shown)
-    last = timings.get("last_profile")
-    if last == "full":
-        status = ("The stored outputs on these pages come from the `full` profile: the published "
-                  "numbers, read from `results/cll.json`.")
-    else:
-        status = (f"The stored outputs on these pages come from the `{last}` profile, a smoke run: the "
-                  "models were trained on a subset for a few epochs, so the numbers are not the published "
-                  "ones. Each chapter prints its profile at the top.")
-    return Markdown(table + f"\n\nMeasured on {machines}. A chapter that finds the "
-                    "checkpoints (or results) of an earlier run loads them instead of training again, "
-                    "so the times of a chapter run after another can be short.\n\n" + status + "\n")

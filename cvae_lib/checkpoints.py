@@ -94,6 +94,21 @@ def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None
     return checkpoint
 
 
+# What the work loaded in this process took to make: {file: seconds of training or evaluating}.
+# The introduction's "from scratch" times add it to a chapter's measured time.
+_REUSED_SECONDS: dict[str, float] = {}
+
+
+def note_reused(path: Path, seconds: float) -> None:
+    """Record that ``path`` was loaded instead of made again, and what making it took."""
+    _REUSED_SECONDS[str(Path(path).resolve())] = float(seconds)
+
+
+def reused_seconds() -> float:
+    """The seconds saved in this process by loading instead of training and evaluating again."""
+    return sum(_REUSED_SECONDS.values())
+
+
 @dataclasses.dataclass
 class TrainedModel:
     module: torch.nn.Module
@@ -110,16 +125,23 @@ class TrainedModel:
 
 def train_or_load(config: dict, build: Callable[[], torch.nn.Module],
                   train: Callable[[torch.nn.Module], tuple[FitResult, dict]],
-                  checkpoint_path) -> TrainedModel:
+                  checkpoint_path, fetch: Callable[[Path], bool] | None = None) -> TrainedModel:
     """Build the module; load it from ``checkpoint_path`` if that exists and its configuration is
-    ``config``, else ``train`` it and save it there (atomically; ``None`` never saves)."""
+    ``config``, else ``train`` it and save it there (atomically; ``None`` never saves).
+
+    ``fetch(path)`` may first bring a missing checkpoint in (the published models,
+    :mod:`cvae_lib.published`); when it cannot, the model is trained.
+    """
     seed_everything(config["seed"])  # before build(): the initial weights are random too
     module = build()
     path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if path is not None and not path.exists() and fetch is not None:
+        fetch(path)
     if path is not None and path.exists():
         checkpoint = load_checkpoint(path, config)
         module.load_state_dict(checkpoint["state_dict"])
         module.eval()
+        note_reused(path, checkpoint["seconds"])
         return TrainedModel(module, config, checkpoint["history"], checkpoint["epochs_run"],
                             checkpoint["best_epoch"], checkpoint["seconds"], path, True,
                             checkpoint.get("snapshots"), checkpoint.get("snapshot_inputs"))

@@ -11,7 +11,7 @@ import json
 import time
 
 from . import evaluate
-from .checkpoints import TrainedModel
+from .checkpoints import TrainedModel, note_reused
 from .data import QuadrantData, load_splits
 from .results import CURVE_SAMPLES, estimators
 from .settings import RunConfig, RunProfile
@@ -124,6 +124,7 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
         except ValueError:
             stored = {}  # unreadable: evaluate again and overwrite it
         if stored.get("key") == key and not non_finite(stored.get("evaluation")):
+            note_reused(cache, stored["evaluation"].get("seconds", 0.0))
             return {**stored["evaluation"], "loaded": True}
     start = time.perf_counter()
     evaluation = evaluate_setting(setting, config, prior_only)

@@ -1,4 +1,4 @@
-"""Executing the book: run every chapter in place and record how long each took.
+"""Executing the book: run every chapter in place, record how long each took, and show it.
 
 ``python -m cvae_lib execute-book`` (``make book-execute``) calls :func:`execute_notebooks`.
 It needs ``nbclient`` and ``nbformat`` (the ``book`` extra and ``requirements.txt`` declare
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .book import BOOK_DIR, TIMINGS_FILE
+from .report import markdown_table
 from .results import provenance
 from .settings import CHECKPOINT_DIR_ENV, DATA_DIR_ENV, PROFILE_ENV, RunProfile, project_root
 from .util import atomic_write_json, atomic_write_text
@@ -37,6 +38,10 @@ def kernel_environment(profile: RunProfile) -> None:
             os.environ[name] = str(Path(value).resolve())
 
 
+# Run after each chapter (and removed): the seconds its loaded checkpoints and evaluations took to make.
+_REUSED_PROBE = "from cvae_lib.checkpoints import reused_seconds\nprint(reused_seconds())"
+
+
 def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, log=print) -> dict:
     """Run every notebook in place under ``profile`` and record each one's wall time.
 
@@ -54,18 +59,74 @@ def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, 
     entry = timings.setdefault(profile.name, {})
     entry.update(provenance())
     seconds = entry.setdefault("seconds", {})
+    # the time with nothing to load: the measured time plus what making the loaded files took
+    from_scratch = entry.setdefault("from_scratch_seconds", {})
     for path in notebooks:
         if path.name.startswith("00_"):
             atomic_write_json(timings, timings_path)
         nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(_REUSED_PROBE))  # asked after the chapter, then removed
         start = time.perf_counter()
         # The widget state is recorded (nbclient 0.11 fails on an Output widget without it), then
         # dropped: the static page shows a precomputed explorer, not dead sliders.
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=True,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-        nb.metadata.pop("widgets", None)
         seconds[path.stem] = round(time.perf_counter() - start, 1)
+        probe = nb.cells.pop()
+        reused = float(json.loads(probe.outputs[0]["text"])) if probe.outputs else 0.0
+        from_scratch[path.stem] = round(seconds[path.stem] + reused, 1)
+        nb.metadata.pop("widgets", None)
         atomic_write_text(nbformat.writes(nb) + "\n", path)
-        log(f"{path.name}: {seconds[path.stem]:.0f} s")
+        log(f"{path.name}: {seconds[path.stem]:.0f} s (from scratch: {from_scratch[path.stem]:.0f} s)")
     atomic_write_json(timings, timings_path)
     return timings
+
+
+def timings_markdown(root=None):
+    """How long each chapter takes, from ``book/timings.json``: with the models on disk (published or
+    from an earlier run), from scratch (that time plus what making the loaded files took, as stored
+    in them), and as a ``fast`` smoke run; then what the published models' download adds."""
+    from IPython.display import Markdown
+
+    from .published import MANIFEST_PATH, Manifest
+
+    root = root or project_root()
+    path = root / BOOK_DIR / TIMINGS_FILE
+    timings = json.loads(path.read_text()) if path.exists() else {}
+    full, fast = timings.get("full") or {}, timings.get("fast") or {}
+    chapters = sorted(name for name in set(full.get("seconds", {})) | set(fast.get("seconds", {}))
+                      if not name.startswith("00_"))  # this page itself
+    if not chapters:
+        return Markdown("*No timings recorded yet: run `make book-execute`.*")
+
+    def minutes(entry, key, chapter):
+        value = entry.get(key, {}).get(chapter)
+        return "–" if value is None else f"{value / 60:.1f} min"
+
+    rows = [[chapter, minutes(full, "seconds", chapter), minutes(full, "from_scratch_seconds", chapter),
+             minutes(fast, "seconds", chapter)] for chapter in chapters]
+    header = ["chapter", "`full`, models on disk", "`full`, from scratch", "`fast` smoke run"]
+    table = markdown_table(header, rows, "lrrr")
+    machines = "; ".join(f"`{name}`: {entry['machine']}" for name, entry in (("full", full), ("fast", fast))
+                         if entry.get("machine"))
+    manifest = Manifest.read(root / "cvae_lib" / MANIFEST_PATH.name)
+    if manifest is None:
+        download = "No trained models have been published yet (`make publish`), so a first run trains them."
+    else:
+        download = (f"The published models are one archive of {manifest.size / 2**20:.0f} MiB "
+                    f"({len(manifest.files)} files, listed with their SHA-256 in "
+                    f"`cvae_lib/published_models.json`): the first chapter that needs one downloads it "
+                    f"once, which adds the download time to the first column.")
+    gpu = any("no GPU" not in entry.get("machine", "no GPU") for entry in (full, fast))
+    last = timings.get("last_profile")
+    status = ("The stored outputs on these pages come from the `full` profile: the published numbers."
+              if last == "full" else
+              f"The stored outputs on these pages come from the `{last}` profile, a smoke run: the models "
+              "were trained on a subset for a few epochs, so the numbers are not the published ones.")
+    return Markdown(
+        table + f"\n\nMeasured on {machines}. *Models on disk*: the chapter found every checkpoint and "
+        "stored evaluation it needs (as after the published models are downloaded) and only loads, "
+        "evaluates and draws. *From scratch*: that time plus the training and evaluation times stored "
+        "in the files it loaded, which is what a run without them costs on the same machine. A dash: "
+        "not measured with this version of the library. "
+        + download + ("" if gpu else " No time on a GPU has been measured.") + "\n\n" + status + "\n")

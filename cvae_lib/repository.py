@@ -4,7 +4,8 @@
 launch and repository buttons read them from there; the Colab install cell of every notebook and
 the source links in the chapters' prose are written from them by
 ``python -m cvae_lib repository`` (with a URL it first writes the new setting into
-``_config.yml``). ``tests/test_repository.py`` fails when a notebook names another repository.
+``_config.yml``), and so is the download URL of the published models (:mod:`cvae_lib.published`).
+``tests/test_repository.py`` fails when a notebook names another repository.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from .published import MANIFEST_PATH, Manifest
 from .settings import project_root
 from .util import atomic_write_text
 
@@ -86,10 +88,15 @@ def write_repository(repository: Repository, root: Path | None = None) -> None:
 
 def _rewrite(text: str, old: Repository, new: Repository) -> str:
     text = text.replace(old.install_requirement, new.install_requirement)
-    # an install line from before the branch was part of it: the bare URL in quotes
-    text = text.replace(f"cvae-lib[book] @ git+{old.url}\"", f"{new.install_requirement}\"")
-    text = text.replace(f"{old.url}/blob/{old.branch}/", f"{new.url}/blob/{new.branch}/")
-    return text
+    return text.replace(f"{old.url}/blob/{old.branch}/", f"{new.url}/blob/{new.branch}/")
+
+
+def _notebooks(root: Path | None):
+    """(path, notebook) for every chapter of ``book/``, in order."""
+    import nbformat
+
+    for path in sorted(((root or project_root()) / "book").glob("[0-9][0-9]_*.ipynb")):
+        yield path, nbformat.read(path, as_version=4)
 
 
 def follow_repository(new: Repository, old: Repository, root: Path | None = None) -> list[Path]:
@@ -98,8 +105,7 @@ def follow_repository(new: Repository, old: Repository, root: Path | None = None
     import nbformat
 
     changed = []
-    for path in sorted(((root or project_root()) / "book").glob("[0-9][0-9]_*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
+    for path, notebook in _notebooks(root):
         touched = False
         for cell in notebook.cells:
             source = _rewrite(cell.source, old, new)
@@ -113,27 +119,35 @@ def follow_repository(new: Repository, old: Repository, root: Path | None = None
 
 def install_cells(root: Path | None = None) -> dict[str, str]:
     """{notebook name: source of its Colab install cell}."""
-    import nbformat
-
-    cells = {}
-    for path in sorted(((root or project_root()) / "book").glob("[0-9][0-9]_*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        cells[path.name] = next((cell.source for cell in notebook.cells
-                                 if cell.cell_type == "code" and INSTALL_CELL_MARK in cell.source), "")
-    return cells
+    return {path.name: next((cell.source for cell in notebook.cells
+                             if cell.cell_type == "code" and INSTALL_CELL_MARK in cell.source), "")
+            for path, notebook in _notebooks(root)}
 
 
-def set_repository(url: str | None = None, branch: str | None = None, root: Path | None = None,
-                   previous: Repository | None = None) -> tuple[Repository, list[Path]]:
+def follow_in_manifest(new: Repository, root: Path | None = None) -> bool:
+    """Point the published models' download URL at a release of ``new``; whether it changed."""
+    path = (root or project_root()) / "cvae_lib" / MANIFEST_PATH.name
+    manifest = Manifest.read(path)
+    if manifest is None or manifest.url == manifest.with_repository(new.url).url:
+        return False
+    manifest.with_repository(new.url).write(path)
+    return True
+
+
+def set_repository(url: str | None = None, branch: str | None = None,
+                   root: Path | None = None) -> tuple[Repository, list[Path]]:
     """Point the book at ``url``/``branch`` (or, with neither, at what ``_config.yml`` says) and
-    make the notebooks follow. ``previous`` is the setting the notebooks were written for (default:
-    read from their install cell)."""
+    make the notebooks and the published models' manifest follow. Returns the setting and the
+    files changed."""
     current = read_repository(root)
     new = Repository((url or current.url).rstrip("/"), branch or current.branch)
-    old = previous or _written_for(root) or current
+    old = _written_for(root) or current
     if url or branch:
         write_repository(new, root)
-    return new, follow_repository(new, old, root)
+    changed = follow_repository(new, old, root)
+    if follow_in_manifest(new, root):
+        changed.append((root or project_root()) / "cvae_lib" / MANIFEST_PATH.name)
+    return new, changed
 
 
 def _written_for(root: Path | None) -> Repository | None:

@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .published import MANIFEST_PATH
+
 PROFILE_ENV = "CVAE_PROFILE"
 DATA_DIR_ENV = "CVAE_DATA_DIR"
 CHECKPOINT_DIR_ENV = "CVAE_CHECKPOINT_DIR"
 DEVICE_ENV = "CVAE_DEVICE"
+DOWNLOAD_ENV = "CVAE_DOWNLOAD"  # 0 / no / off / false: never download the published models
 ALLOWED_QUADRANTS = (1, 2, 3)
 
 
@@ -151,6 +154,8 @@ class RunConfig:
     quadrants: tuple[int, ...] = ALLOWED_QUADRANTS
     device: str = "cpu"  # where training and evaluation run; data and results stay on the CPU
     data_dir_shown: str = ""  # how the data folder is named on the page (never a machine path)
+    # the manifest of the published models, fetched when a checkpoint it lists is missing (None: never)
+    models_manifest: Path | None = None
 
     def __post_init__(self):
         if not isinstance(self.profile, RunProfile):
@@ -163,16 +168,20 @@ class RunConfig:
         object.__setattr__(self, "device", check_device(self.device))
         for name in ("data_dir", "checkpoint_dir", "results_dir"):
             object.__setattr__(self, name, Path(getattr(self, name)))
+        if self.models_manifest is not None:
+            object.__setattr__(self, "models_manifest", Path(self.models_manifest))
 
     @classmethod
     def from_environment(cls, profile: str | RunProfile | None = None, *, seed: int = 0,
                          quadrants=ALLOWED_QUADRANTS, data_dir=None, checkpoint_dir=None,
-                         results_dir=None, device: str | None = None) -> RunConfig:
+                         results_dir=None, device: str | None = None, download: bool | None = None) -> RunConfig:
         """The edge: each argument, else its ``CVAE_*`` variable, else the default.
 
         Relative folders are taken from the working folder; the defaults lie in the project
         root (``data/``, ``checkpoints/``, ``results/``), so the notebooks (run in ``book/``)
         and the command line share them. The device defaults to CUDA when PyTorch sees one.
+        Missing checkpoints that the library's manifest publishes are downloaded unless
+        ``download`` is false or ``$CVAE_DOWNLOAD`` is 0, no, off or false.
         """
         resolved = get_profile(profile)
         root = project_root()
@@ -186,8 +195,11 @@ class RunConfig:
         checkpoints = Path(checkpoint_dir or os.environ.get(CHECKPOINT_DIR_ENV) or root / "checkpoints").resolve()
         results = Path(results_dir).resolve() if results_dir is not None else default_results_dir(resolved, root)
         device = device or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+        if download is None:
+            download = os.environ.get(DOWNLOAD_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
         return cls(resolved, data, checkpoints, results, seed=seed, quadrants=tuple(quadrants),
-                   device=device, data_dir_shown=shown or _relative(data, root))
+                   device=device, data_dir_shown=shown or _relative(data, root),
+                   models_manifest=MANIFEST_PATH if download else None)
 
     def with_seed(self, seed: int) -> RunConfig:
         return dataclasses.replace(self, seed=seed)

@@ -21,6 +21,7 @@ from .data import QuadrantData, QuadrantSplit
 from .loop import EVAL_BATCH_SIZE, FitResult, fit
 from .models import CVAE, BaselineNet
 from .objectives import BaselineObjective, check_objective, cvae_objective
+from .published import fetcher_for
 from .settings import RunConfig, as_int
 
 SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after every epoch
@@ -62,6 +63,12 @@ class Schedule:
         what a checkpoint's configuration records, so that older checkpoints still match."""
         default = Schedule(self.lr)
         return {k: v for k, v in dataclasses.asdict(self).items() if v != getattr(default, k)}
+
+
+def _fetch(config: RunConfig, progress: bool):
+    """How a missing checkpoint is brought in from the published models (``None``: never)."""
+    fetcher = fetcher_for(config, progress)
+    return fetcher.fetch if fetcher is not None else None
 
 
 def _quadrant_config(kind: str, data: QuadrantData, config: RunConfig, lr: float, model: dict) -> dict:
@@ -108,7 +115,8 @@ def train_or_load_baseline(data: QuadrantData, config: RunConfig, *, schedule: S
         return _fit(BaselineObjective(net), data, ((), ()), config, schedule, progress,
                     f"baseline, {data.num_quadrants} quadrant(s)"), {}
 
-    return train_or_load(checkpoint_config, lambda: BaselineNet(hidden_1, hidden_2), train, checkpoint_path)
+    return train_or_load(checkpoint_config, lambda: BaselineNet(hidden_1, hidden_2), train, checkpoint_path,
+                         _fetch(config, progress))
 
 
 @torch.no_grad()
@@ -160,7 +168,7 @@ def train_or_load_cvae(data: QuadrantData, baseline: TrainedModel, config: RunCo
                          schedule, progress=progress, kl_warmup_epochs=kl_warmup_epochs)
 
     return train_or_load(checkpoint_config, lambda: CVAE(z_dim, hidden_1, hidden_2, generation_uses_x, residual),
-                         train, checkpoint_path)
+                         train, checkpoint_path, _fetch(config, progress))
 
 
 def kl_weight_schedule(epoch: int, warmup_epochs: int) -> float:
@@ -216,7 +224,8 @@ def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, fir
         objective = cvae_objective(cvae, kind["kind"], alpha=kind.get("alpha", 0.5), elbo=checkpoint_config["elbo"])
         return _fit_cvae(objective, data, baseline, config, Schedule(lr), progress=progress)
 
-    return train_or_load(checkpoint_config, lambda: copy.deepcopy(first_stage.module), train, checkpoint_path)
+    return train_or_load(checkpoint_config, lambda: copy.deepcopy(first_stage.module), train, checkpoint_path,
+                         _fetch(config, progress))
 
 
 def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Module],
@@ -247,4 +256,4 @@ def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Modu
                      device=config.device, desc=name)
         return result, {}
 
-    return train_or_load(checkpoint_config, build, train, checkpoint_path)
+    return train_or_load(checkpoint_config, build, train, checkpoint_path, _fetch(config, progress))

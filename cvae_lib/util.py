@@ -35,6 +35,10 @@ def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
     return _atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    return _atomic_write(path, lambda handle: handle.write(data))
+
+
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     return _atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 

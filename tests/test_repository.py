@@ -38,6 +38,8 @@ def book_copy(tmp_path):
     (tmp_path / "book").mkdir()
     for name in ("04_training.ipynb", "05_evaluation.ipynb"):
         shutil.copy(ROOT / "book" / name, tmp_path / "book" / name)
+    (tmp_path / "cvae_lib").mkdir()
+    shutil.copy(ROOT / "cvae_lib" / "published_models.json", tmp_path / "cvae_lib")
     return tmp_path
 
 
@@ -46,7 +48,9 @@ def test_one_command_moves_the_whole_book_to_another_repository(book_copy):
     assert new == Repository("https://github.com/someone/cvae-notes", "edition-2")
     assert read_repository(book_copy) == new
     assert "# the one place" in (book_copy / "_config.yml").read_text()  # its comments are kept
-    assert {path.name for path in changed} == {"04_training.ipynb", "05_evaluation.ipynb"}
+    assert {path.name for path in changed} == {"04_training.ipynb", "05_evaluation.ipynb", "published_models.json"}
+    manifest = json.loads((book_copy / "cvae_lib" / "published_models.json").read_text())
+    assert manifest["archive"]["url"].startswith("https://github.com/someone/cvae-notes/releases/download/")
     for source in install_cells(book_copy).values():
         assert 'git+https://github.com/someone/cvae-notes@edition-2"' in source
     training = (book_copy / "book" / "04_training.ipynb").read_text()
