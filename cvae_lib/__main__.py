@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",
                           help="setting (default: 1)")
     ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
+    conditioning = commands.add_parser(
+        "conditioning", help="train or load chapters 7 and 8's models to convergence and measure them",
+        description="For each seed, train (or load) the label-conditioned CVAE in every design and at "
+                    "every β of cvae_lib.conditioning, and the classifier CVAE, each with early stopping "
+                    "on the validation split; write DIR/conditioning.json.")
+    _add_run_options(conditioning)
+    conditioning.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1], help="training seeds (default: 0 1)")
     readme = commands.add_parser(
         "update-readme", help="write the results table of README.md from a cll.json",
         description="Replace the block between the cll-table markers of README.md with the table "
@@ -114,6 +121,8 @@ def _config(args, seed: int = 0):
 def _seeds(args) -> list[int]:
     if args.command == "ablation":
         return [args.seed]
+    if args.command == "conditioning":
+        return args.seeds
     return list(dict.fromkeys(args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]))
 
 
@@ -139,6 +148,11 @@ def _run(args, config) -> None:
         print(f"wrote {config.results_dir}/ablation.json and {config.results_dir}/ablation.md")
         for name, variant in results["variants"].items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in variant["numbers"].items()))
+    elif args.command == "conditioning":
+        from .conditioning import run_conditioning
+
+        run_conditioning(config, args.seeds, progress=not args.no_progress)
+        print(f"wrote {config.results_dir}/conditioning.json")
     elif args.command == "update-readme":
         from .report import update_readme
         from .results import load_results
@@ -203,9 +217,11 @@ def main(argv=None) -> int:
 
     config = None
     try:
-        if args.command in ("reproduce", "ablation"):
+        if args.command in ("reproduce", "ablation", "conditioning"):
             if args.command == "ablation":
                 args.quadrants = [args.quadrant]
+            if args.command == "conditioning":
+                args.quadrants = [1, 2, 3]
             config = _config(args, _seeds(args)[0])  # checked before anything runs, a bad device too
         _run(args, config)
     except KeyboardInterrupt:

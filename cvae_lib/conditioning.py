@@ -1,0 +1,146 @@
+"""Chapters 7 and 8's experiment: every whole-digit model trained to convergence, then measured.
+
+Each model trains with early stopping on the validation split (at most the profile's epochs),
+not for a fixed count. :func:`run_conditioning` (``python -m cvae_lib conditioning``) trains or
+loads, for each seed, the label-conditioned CVAE in every design (encoder q(z|x) or q(z|x,c), label
+added to or concatenated with z) at every β of :data:`SWEEP_BETAS`, and the classifier CVAE, and
+writes every number the two chapters quote to ``results/conditioning.json``.
+
+What is measured, and why:
+
+* **fidelity**: the fraction of generated digits that chapter 9's classifier reads as the digit
+  asked for (z from the prior, :data:`SAMPLES_PER_DIGIT` per digit);
+* **diversity**: the mean distance between two samples of the same request;
+* the test ELBO's two terms (reconstruction, KL) and the KL of each latent dimension, and the
+  **active units** (dimensions whose encoder mean varies across images, Burda et al., 2016);
+* **digit in z**: how well a linear classifier reads the digit from the encoder's mean of z —
+  if z carries the identity, the decoder need not take it from the label;
+* for the classifier CVAE, with z fixed and the code varied: does the digit follow the code
+  (fidelity)? with the code fixed and z varied: does the digit stay (**digit consistency**)?
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .classifier_cvae import train_or_load_classifier_cvae
+from .data import load_digit_splits, load_mnist
+from .digits import NUM_CLASSES, mean_pairwise_distance, requested_digit_accuracy
+from .label_cvae import train_or_load_label_cvae
+from .models import NUM_PIXELS
+from .quality import accuracy, train_or_load_digit_classifier
+from .results import provenance
+from .settings import RunConfig, seed_everything
+from .util import atomic_write_json, ensure_writable_folder
+
+SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
+DESIGNS = (("x,c", "concat"), ("x,c", "add"), ("x", "concat"), ("x", "add"))  # (encoder input, conditioning)
+SAMPLES_PER_DIGIT = 1000  # fidelity to ±0.01 or better
+DIVERSITY_SAMPLES = 100  # per digit
+ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al.'s threshold on Var_x E[z | x]
+CONDITIONING_FORMAT = 1
+
+
+def encoder_means(model, images, labels) -> torch.Tensor:
+    """The encoder's mean of z for each image (the label CVAE's encoder may read the label too)."""
+    flat = images.reshape(images.shape[0], NUM_PIXELS)
+    if getattr(model, "encoder_sees_label", False):
+        flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
+    with torch.no_grad():
+        return model.encoder(flat)[0]
+
+
+def latent_statistics(model, images, labels) -> dict:
+    """KL of each latent dimension (nats per image, test set) and the number of active units."""
+    flat = images.reshape(images.shape[0], NUM_PIXELS)
+    if getattr(model, "encoder_sees_label", False):
+        flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
+    with torch.no_grad():
+        loc, scale = model.encoder(flat)
+    kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1.0 - 2.0 * scale.log()).mean(0)
+    return {"kl_per_dim": [round(v, 4) for v in kl.tolist()],
+            "active_units": int((loc.var(0) > ACTIVE_UNIT_VARIANCE).sum())}
+
+
+def digit_in_z(model, train, test, seed: int, steps: int = 300) -> float:
+    """Test accuracy of a linear classifier of the digit from the encoder's mean of z, trained on
+    the training split: near 1 when z carries the identity, near 0.1 when it carries none."""
+    seed_everything(seed)
+    train_z, test_z = encoder_means(model, *train), encoder_means(model, *test)
+    mean, std = train_z.mean(0), train_z.std(0).clamp_min(1e-6)
+    probe = torch.nn.Linear(train_z.shape[1], NUM_CLASSES)
+    optimiser = torch.optim.LBFGS(probe.parameters(), max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = F.cross_entropy(probe((train_z - mean) / std), train[1])
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    with torch.no_grad():
+        return (probe((test_z - mean) / std).argmax(-1) == test[1]).float().mean().item()
+
+
+def label_cvae_numbers(model, digits, classifier, seed: int) -> dict:
+    """Everything chapter 7 quotes about one trained label CVAE (test split)."""
+    seed_everything(seed)  # the reconstruction term draws z
+    model.eval()
+    images, labels = digits.test
+    with torch.no_grad():
+        reconstruction, kl = model.loss_terms(images, labels)
+    generated = model.generate(torch.arange(NUM_CLASSES), SAMPLES_PER_DIGIT, seed=seed)
+    return {"fidelity": requested_digit_accuracy(classifier, generated),
+            "diversity": mean_pairwise_distance(generated[:, :DIVERSITY_SAMPLES]),
+            "kl": kl.mean().item(), "reconstruction": reconstruction.mean().item(),
+            "digit_in_z": digit_in_z(model, digits.train, digits.test, seed),
+            **latent_statistics(model, images, labels)}
+
+
+def classifier_cvae_numbers(model, digits, classifier, seed: int) -> dict:
+    """Chapter 8's questions of the classifier CVAE: one z per row with the ten codes along it."""
+    model.eval()
+    styles = model.generate_styles(SAMPLES_PER_DIGIT, seed=seed)  # (z, code, 28, 28)
+    read = classifier.predict(styles.reshape(-1, *styles.shape[2:])).reshape(styles.shape[:2])
+    modal = read.mode(dim=0).values  # per code: the digit read most often
+    images, labels = digits.test
+    return {"classifier_accuracy": (model.classify(images) == labels).float().mean().item(),
+            "fidelity": (read == torch.arange(NUM_CLASSES)).float().mean().item(),
+            "digit_consistency": (read == modal).float().mean().item(),
+            "diversity": mean_pairwise_distance(styles[:DIVERSITY_SAMPLES].transpose(0, 1)),
+            "digit_in_z": digit_in_z(model, digits.train, digits.test, seed),
+            **latent_statistics(model, *digits.test)}
+
+
+def run_conditioning(config: RunConfig, seeds, progress: bool = True, log=print) -> dict:
+    """Train or load every model of chapters 7 and 8 for each seed, measure them, and write
+    ``<results>/conditioning.json``."""
+    seeds = list(dict.fromkeys(seeds))
+    out = ensure_writable_folder(config.results_dir)
+    mnist = load_mnist(config.data_dir)
+    digits = load_digit_splits(config.profile, mnist)
+    classifier = train_or_load_digit_classifier(digits, config, progress=progress).module
+    label_rows, classifier_rows = [], []
+    for seed in seeds:
+        seeded = config.with_seed(seed)
+        for encoder, conditioning in DESIGNS:
+            for beta in SWEEP_BETAS:
+                trained = train_or_load_label_cvae(digits, seeded, beta=beta, conditioning=conditioning,
+                                                   encoder_sees_label=encoder == "x,c", max_epochs=None,
+                                                   progress=progress)
+                numbers = label_cvae_numbers(trained.module, digits, classifier, seed)
+                label_rows.append({"encoder": encoder, "conditioning": conditioning, "beta": beta, "seed": seed,
+                                   **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
+                log(f"seed {seed}, q(z|{encoder}), {conditioning}, β = {beta:g}: fidelity "
+                    f"{numbers['fidelity']:.3f}, digit in z {numbers['digit_in_z']:.3f}, {trained.epochs_run} epochs")
+        trained = train_or_load_classifier_cvae(digits, seeded, max_epochs=None, progress=progress)
+        numbers = classifier_cvae_numbers(trained.module, digits, classifier, seed)
+        classifier_rows.append({"seed": seed, **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
+        log(f"seed {seed}, classifier CVAE: fidelity {numbers['fidelity']:.3f}, "
+            f"digit consistency {numbers['digit_consistency']:.3f}")
+    results = {"format": CONDITIONING_FORMAT, "profile": config.profile.name, "seeds": seeds,
+               "betas": list(SWEEP_BETAS), "samples_per_digit": SAMPLES_PER_DIGIT,
+               "classifier_test_accuracy": accuracy(classifier, *digits.test),
+               "label_cvae": label_rows, "classifier_cvae": classifier_rows, **provenance()}
+    atomic_write_json(results, out / "conditioning.json")
+    return results
