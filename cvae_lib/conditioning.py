@@ -41,22 +41,19 @@ ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al.'s threshold on Var_x E[z | x]
 CONDITIONING_FORMAT = 1
 
 
-def encoder_means(model, images, labels) -> torch.Tensor:
-    """The encoder's mean of z for each image (the label CVAE's encoder may read the label too)."""
+def encode(model, images, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """The encoder's mean and scale of z for each image (the label CVAE's encoder may read the
+    label too)."""
     flat = images.reshape(images.shape[0], NUM_PIXELS)
     if getattr(model, "encoder_sees_label", False):
         flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
     with torch.no_grad():
-        return model.encoder(flat)[0]
+        return model.encoder(flat)
 
 
 def latent_statistics(model, images, labels) -> dict:
     """KL of each latent dimension (nats per image, test set) and the number of active units."""
-    flat = images.reshape(images.shape[0], NUM_PIXELS)
-    if getattr(model, "encoder_sees_label", False):
-        flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
-    with torch.no_grad():
-        loc, scale = model.encoder(flat)
+    loc, scale = encode(model, images, labels)
     kl = 0.5 * (loc.pow(2) + scale.pow(2) - 1.0 - 2.0 * scale.log()).mean(0)
     return {"kl_per_dim": [round(v, 4) for v in kl.tolist()],
             "active_units": int((loc.var(0) > ACTIVE_UNIT_VARIANCE).sum())}
@@ -66,7 +63,7 @@ def digit_in_z(model, train, test, seed: int, steps: int = 300) -> float:
     """Test accuracy of a linear classifier of the digit from the encoder's mean of z, trained on
     the training split: near 1 when z carries the identity, near 0.1 when it carries none."""
     seed_everything(seed)
-    train_z, test_z = encoder_means(model, *train), encoder_means(model, *test)
+    train_z, test_z = encode(model, *train)[0], encode(model, *test)[0]
     mean, std = train_z.mean(0), train_z.std(0).clamp_min(1e-6)
     probe = torch.nn.Linear(train_z.shape[1], NUM_CLASSES)
     optimiser = torch.optim.LBFGS(probe.parameters(), max_iter=steps, line_search_fn="strong_wolfe")

@@ -114,8 +114,7 @@ def release_url(repository_url: str, tag: str, name: str) -> str:
 
 def files_to_publish(root: Path) -> list[Path]:
     """The files of :data:`PUBLISHED_FILES` that exist under ``root``, sorted."""
-    found = sorted({path for pattern in PUBLISHED_FILES for path in root.glob(pattern) if path.is_file()})
-    return found
+    return sorted({path for pattern in PUBLISHED_FILES for path in root.glob(pattern) if path.is_file()})
 
 
 def pack(root: Path, files: list[Path], out_dir: Path, repository_url: str) -> tuple[Path, Manifest]:
