@@ -10,6 +10,7 @@ One module per job, in layers that import only downwards (the README's layout ta
 * label_cvae, classifier_cvae   chapters 7 and 8
 * experiment, results, report   one setting trained and evaluated; cll.json; its Markdown
 * reproduce, ablation           the paper's experiment (with its remedies) and the recipe comparison
+* conditioning, conditioning_report  chapters 7-8's models measured; their tables and figures
 * plots, digit_plots, book      figures and what the notebooks display
 * notebooks, repository, __main__  executing the book; the one repository setting; the command line
 """

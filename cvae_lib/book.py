@@ -12,6 +12,7 @@ import re
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
 from .checkpoints import default_checkpoint_path, note_reused
+from .conditioning_report import load_conditioning
 from .published import fetcher_for
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, Estimator, best_importance_sampling, load_results
@@ -47,6 +48,18 @@ def results_for_book(config: RunConfig, seeds=None, progress: bool = False) -> d
             _note_reused_results(results, config, seeds)
             return results
     return reproduce(config, seeds=seeds, progress=progress, log=lambda message: None)
+
+
+def conditioning_for_book(config: RunConfig) -> dict:
+    """Chapters 7–8's measurements over several seeds (``results/conditioning.json``, profile ``full``),
+    downloaded with the published models when missing. A smoke run reads the published file too:
+    its own models are for the figures, not for the tables."""
+    if config.profile.name != "full":
+        return load_conditioning(default_results_dir(PROFILES["full"]))
+    fetcher = fetcher_for(config, progress=False)
+    if not (config.results_dir / "conditioning.json").exists() and fetcher is not None:
+        fetcher.fetch(config.results_dir / "conditioning.json")
+    return load_conditioning(config.results_dir)
 
 
 def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:

@@ -6,6 +6,9 @@ concatenated to z for the decoder. Training adds w · cross-entropy of the class
 to the ELBO, so the one-hot part is pushed to carry the digit's identity and z its style.
 
 Loss per image: reconstruction + KL(q(z|x) ‖ N(0, I)) + w · CE(classifier(x), label).
+
+With ``encoder_sees_code=True`` the encoder reads the one-hot code as well, q(z|x, ĉ), as in
+Kingma et al.'s model M2: then z need not carry the digit, which the decoder is handed anyway.
 """
 from __future__ import annotations
 
@@ -18,14 +21,15 @@ from .data import IMAGE_SIZE
 from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
 from .settings import RunConfig
-from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
+from .train import train_or_load_digit_model
 
 
 class ClassifierCVAE(nn.Module):
-    def __init__(self, z_dim: int = 20, hidden: int = 128, temperature: float = 0.5):
+    def __init__(self, z_dim: int = 20, hidden: int = 128, temperature: float = 0.5,
+                 encoder_sees_code: bool = False):
         super().__init__()
-        self.z_dim, self.temperature = z_dim, temperature
-        self.encoder = GaussianNet(z_dim, hidden, hidden)
+        self.z_dim, self.temperature, self.encoder_sees_code = z_dim, temperature, encoder_sees_code
+        self.encoder = GaussianNet(z_dim, hidden, hidden, NUM_PIXELS + (NUM_CLASSES if encoder_sees_code else 0))
         self.classifier = nn.Sequential(nn.Linear(NUM_PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, NUM_CLASSES))
         self.decoder = nn.Sequential(nn.Linear(z_dim + NUM_CLASSES, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                      nn.ReLU(), nn.Linear(hidden, NUM_PIXELS))
@@ -40,13 +44,18 @@ class ClassifierCVAE(nn.Module):
             return F.gumbel_softmax(class_logits, tau=self.temperature, hard=True)
         return F.one_hot(class_logits.argmax(-1), NUM_CLASSES).to(class_logits.dtype)
 
+    def encode(self, flat: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale of q(z|x), or of q(z|x, ĉ) when the encoder sees the code."""
+        return self.encoder(torch.cat([flat, onehot], -1) if self.encoder_sees_code else flat)
+
     def loss_terms(self, images: torch.Tensor, labels: torch.Tensor):
         """(reconstruction NLL, KL, classifier cross-entropy) per image."""
         flat = images.reshape(images.shape[0], NUM_PIXELS)
-        loc, scale = self.encoder(flat)
-        z = loc + scale * torch.randn_like(loc)
         class_logits = self.classifier(flat)
-        reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, self.digit_onehot(class_logits)), flat)
+        onehot = self.digit_onehot(class_logits)
+        loc, scale = self.encode(flat, onehot)
+        z = loc + scale * torch.randn_like(loc)
+        reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, onehot), flat)
         cross_entropy = F.cross_entropy(class_logits, check_labels(labels), reduction="none")
         return reconstruction, standard_normal_kl(loc, scale), cross_entropy
 
@@ -60,8 +69,8 @@ class ClassifierCVAE(nn.Module):
         """Encoder mean and predicted digit, decoded: (N, 28, 28) probabilities."""
         device = next(self.parameters()).device
         flat = images.reshape(images.shape[0], NUM_PIXELS).to(device)
-        loc, _ = self.encoder(flat)
         onehot = F.one_hot(self.classifier(flat).argmax(-1), NUM_CLASSES).to(flat.dtype)
+        loc, _ = self.encode(flat, onehot)
         return torch.sigmoid(self.decode(loc, onehot)).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
     @torch.no_grad()
@@ -95,11 +104,14 @@ class ClassifierCVAEObjective(WeightedTermsObjective):
 
 
 def train_or_load_classifier_cvae(data, config: RunConfig, *, classifier_weight: float = 10.0, z_dim: int = 20,
-                                  hidden: int = 128, temperature: float = 0.5,
-                                  max_epochs: int | None = DIGIT_MAX_EPOCHS, progress: bool = True) -> TrainedModel:
-    """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10)."""
+                                  hidden: int = 128, temperature: float = 0.5, encoder_sees_code: bool = False,
+                                  max_epochs: int | None = None, progress: bool = True) -> TrainedModel:
+    """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10, encoder q(z|x))."""
+    model = {"z_dim": z_dim, "hidden": hidden, "temperature": temperature, "classifier_weight": classifier_weight}
+    if encoder_sees_code:  # only then, so the checkpoints of q(z|x) models keep their configuration
+        model["encoder_sees_code"] = True
     return train_or_load_digit_model(
-        "classifier_cvae", data, lambda: ClassifierCVAE(z_dim, hidden, temperature),
-        lambda module: ClassifierCVAEObjective(module, classifier_weight), config,
-        model={"z_dim": z_dim, "hidden": hidden, "temperature": temperature, "classifier_weight": classifier_weight},
+        "classifier_cvae_coded_encoder" if encoder_sees_code else "classifier_cvae", data,
+        lambda: ClassifierCVAE(z_dim, hidden, temperature, encoder_sees_code),
+        lambda module: ClassifierCVAEObjective(module, classifier_weight), config, model=model,
         max_epochs=max_epochs, progress=progress)

@@ -13,6 +13,8 @@ What is measured, and why:
 * **diversity**: the mean distance between two samples of the same request;
 * the test ELBO's two terms (reconstruction, KL) and the KL of each latent dimension, and the
   **active units** (dimensions whose encoder mean varies across images, Burda et al., 2016);
+* **follows the label**: a test image encoded, then decoded with another label — is it read
+  as that label? (z from the encoder, so the prior plays no part);
 * **digit in z**: how well a linear classifier reads the digit from the encoder's mean of z —
   if z carries the identity, the decoder need not take it from the label;
 * for the classifier CVAE, with z fixed and the code varied: does the digit follow the code
@@ -25,16 +27,18 @@ import torch.nn.functional as F
 
 from .classifier_cvae import train_or_load_classifier_cvae
 from .data import load_digit_splits, load_mnist
-from .digits import NUM_CLASSES, mean_pairwise_distance, requested_digit_accuracy
-from .label_cvae import train_or_load_label_cvae
+from .digits import NUM_CLASSES, mean_pairwise_distance
+from .label_cvae import SWEEP_BETAS, train_or_load_label_cvae
 from .models import NUM_PIXELS
 from .quality import accuracy, train_or_load_digit_classifier
 from .results import provenance
 from .settings import RunConfig, seed_everything
 from .util import atomic_write_json, ensure_writable_folder
 
-SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
 DESIGNS = (("x,c", "concat"), ("x,c", "add"), ("x", "concat"), ("x", "add"))  # (encoder input, conditioning)
+# The from-scratch tutorial's design that chapter 7 compares with, at the two β it reports.
+SOURCE_DESIGN, SOURCE_BETAS = ("x", "add_relu"), (1e-5, 1.0)
+CLASSIFIER_ENCODERS = ("x", "x,c")  # the classifier CVAE's encoder: q(z|x), or q(z|x, ĉ) as in M2
 SAMPLES_PER_DIGIT = 1000  # fidelity to ±0.01 or better
 DIVERSITY_SAMPLES = 100  # per digit
 ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al.'s threshold on Var_x E[z | x]
@@ -43,8 +47,11 @@ CONDITIONING_FORMAT = 1
 
 def encode(model, images, labels) -> tuple[torch.Tensor, torch.Tensor]:
     """The encoder's mean and scale of z for each image (the label CVAE's encoder may read the
-    label too)."""
+    label too, the classifier CVAE's its own classifier's code)."""
     flat = images.reshape(images.shape[0], NUM_PIXELS)
+    if getattr(model, "encoder_sees_code", False):
+        with torch.no_grad():
+            return model.encode(flat, F.one_hot(model.classify(images), NUM_CLASSES).to(flat.dtype))
     if getattr(model, "encoder_sees_label", False):
         flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
     with torch.no_grad():
@@ -79,6 +86,31 @@ def digit_in_z(model, train, test, seed: int, steps: int = 300) -> float:
         return (probe((test_z - mean) / std).argmax(-1) == test[1]).float().mean().item()
 
 
+def follows_label(model, images, labels, classifier, seed: int) -> float:
+    """Encode each test image (with its own label, where the encoder reads one), decode the mean z
+    with another label: the fraction the classifier reads as that label. Unlike fidelity, z here
+    is one the decoder was trained on, so a failure is the decoder's, not the prior's."""
+    other = (labels + torch.randint(1, NUM_CLASSES, labels.shape,
+                                    generator=torch.Generator().manual_seed(seed))) % NUM_CLASSES
+    loc, _ = encode(model, images, labels)
+    with torch.no_grad():
+        swapped = torch.sigmoid(model.decode(loc, other)).reshape(images.shape)
+    return (classifier.predict(swapped) == other).float().mean().item()
+
+
+def real_diversity(digits) -> float:
+    """The diversity of real test digits: :data:`DIVERSITY_SAMPLES` of each class, the yardstick
+    for the generated ones."""
+    images, labels = digits.test
+    return mean_pairwise_distance(torch.stack([images[labels == d][:DIVERSITY_SAMPLES] for d in range(NUM_CLASSES)]))
+
+
+def digit_consistency(read: torch.Tensor) -> float:
+    """``read``: (samples, requests) digits the classifier reads. The fraction of samples read as the
+    digit read most often for their request: 1 when z never changes the digit."""
+    return (read == read.mode(dim=0).values).float().mean().item()
+
+
 def label_cvae_numbers(model, digits, classifier, seed: int) -> dict:
     """Everything chapter 7 quotes about one trained label CVAE (test split)."""
     seed_everything(seed)  # the reconstruction term draws z
@@ -86,12 +118,15 @@ def label_cvae_numbers(model, digits, classifier, seed: int) -> dict:
     images, labels = digits.test
     with torch.no_grad():
         reconstruction, kl = model.loss_terms(images, labels)
-    generated = model.generate(torch.arange(NUM_CLASSES), SAMPLES_PER_DIGIT, seed=seed)
-    return {"fidelity": requested_digit_accuracy(classifier, generated),
+    generated = model.generate(torch.arange(NUM_CLASSES), SAMPLES_PER_DIGIT, seed=seed)  # (label, sample, 28, 28)
+    read = classifier.predict(generated)  # row d asked for digit d
+    return {"fidelity": (read == torch.arange(NUM_CLASSES).unsqueeze(1)).float().mean().item(),
+            "digit_consistency": digit_consistency(read.T),
             "diversity": mean_pairwise_distance(generated[:, :DIVERSITY_SAMPLES]),
             "kl": kl.mean().item(), "reconstruction": reconstruction.mean().item(),
             "digit_in_z": digit_in_z(model, digits.train, digits.test, seed),
-            **latent_statistics(model, images, labels)}
+            "follows_label": follows_label(model, images, labels, classifier, seed),
+            "label_shift": model.label_shift(), **latent_statistics(model, images, labels)}
 
 
 def classifier_cvae_numbers(model, digits, classifier, seed: int) -> dict:
@@ -99,11 +134,10 @@ def classifier_cvae_numbers(model, digits, classifier, seed: int) -> dict:
     model.eval()
     styles = model.generate_styles(SAMPLES_PER_DIGIT, seed=seed)  # (z, code, 28, 28)
     read = classifier.predict(styles.reshape(-1, *styles.shape[2:])).reshape(styles.shape[:2])
-    modal = read.mode(dim=0).values  # per code: the digit read most often
     images, labels = digits.test
     return {"classifier_accuracy": (model.classify(images) == labels).float().mean().item(),
             "fidelity": (read == torch.arange(NUM_CLASSES)).float().mean().item(),
-            "digit_consistency": (read == modal).float().mean().item(),
+            "digit_consistency": digit_consistency(read),
             "diversity": mean_pairwise_distance(styles[:DIVERSITY_SAMPLES].transpose(0, 1)),
             "digit_in_z": digit_in_z(model, digits.train, digits.test, seed),
             **latent_statistics(model, *digits.test)}
@@ -120,24 +154,28 @@ def run_conditioning(config: RunConfig, seeds, progress: bool = True, log=print)
     label_rows, classifier_rows = [], []
     for seed in seeds:
         seeded = config.with_seed(seed)
-        for encoder, conditioning in DESIGNS:
-            for beta in SWEEP_BETAS:
-                trained = train_or_load_label_cvae(digits, seeded, beta=beta, conditioning=conditioning,
-                                                   encoder_sees_label=encoder == "x,c", max_epochs=None,
-                                                   progress=progress)
-                numbers = label_cvae_numbers(trained.module, digits, classifier, seed)
-                label_rows.append({"encoder": encoder, "conditioning": conditioning, "beta": beta, "seed": seed,
-                                   **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
-                log(f"seed {seed}, q(z|{encoder}), {conditioning}, β = {beta:g}: fidelity "
-                    f"{numbers['fidelity']:.3f}, digit in z {numbers['digit_in_z']:.3f}, {trained.epochs_run} epochs")
-        trained = train_or_load_classifier_cvae(digits, seeded, max_epochs=None, progress=progress)
-        numbers = classifier_cvae_numbers(trained.module, digits, classifier, seed)
-        classifier_rows.append({"seed": seed, **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
-        log(f"seed {seed}, classifier CVAE: fidelity {numbers['fidelity']:.3f}, "
-            f"digit consistency {numbers['digit_consistency']:.3f}")
+        sweep = [(design, beta) for design in DESIGNS for beta in SWEEP_BETAS]
+        for (encoder, conditioning), beta in sweep + [(SOURCE_DESIGN, beta) for beta in SOURCE_BETAS]:
+            trained = train_or_load_label_cvae(digits, seeded, beta=beta, conditioning=conditioning,
+                                               encoder_sees_label=encoder == "x,c", max_epochs=None,
+                                               progress=progress)
+            numbers = label_cvae_numbers(trained.module, digits, classifier, seed)
+            label_rows.append({"encoder": encoder, "conditioning": conditioning, "beta": beta, "seed": seed,
+                               **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
+            log(f"seed {seed}, q(z|{encoder}), {conditioning}, β = {beta:g}: fidelity "
+                f"{numbers['fidelity']:.3f}, digit in z {numbers['digit_in_z']:.3f}, {trained.epochs_run} epochs")
+        for encoder in CLASSIFIER_ENCODERS:
+            trained = train_or_load_classifier_cvae(digits, seeded, encoder_sees_code=encoder == "x,c",
+                                                    max_epochs=None, progress=progress)
+            numbers = classifier_cvae_numbers(trained.module, digits, classifier, seed)
+            classifier_rows.append({"encoder": encoder, "seed": seed, **numbers, "epochs": trained.epochs_run,
+                                    "seconds": trained.seconds})
+            log(f"seed {seed}, classifier CVAE q(z|{encoder}): fidelity {numbers['fidelity']:.3f}, "
+                f"digit consistency {numbers['digit_consistency']:.3f}")
     results = {"format": CONDITIONING_FORMAT, "profile": config.profile.name, "seeds": seeds,
-               "betas": list(SWEEP_BETAS), "samples_per_digit": SAMPLES_PER_DIGIT,
-               "classifier_test_accuracy": accuracy(classifier, *digits.test),
+               "betas": list(SWEEP_BETAS), "source_design": {"encoder": SOURCE_DESIGN[0],
+               "conditioning": SOURCE_DESIGN[1], "betas": list(SOURCE_BETAS)}, "samples_per_digit": SAMPLES_PER_DIGIT,
+               "classifier_test_accuracy": accuracy(classifier, *digits.test), "real_diversity": real_diversity(digits),
                "label_cvae": label_rows, "classifier_cvae": classifier_rows, **provenance()}
     atomic_write_json(results, out / "conditioning.json")
     return results

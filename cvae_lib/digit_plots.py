@@ -24,9 +24,12 @@ def plot_image_rows(images, row_labels=None, column_labels=None, title: str | No
         row_label(axes[r, 0], text)
     for c, text in enumerate(column_labels or []):
         axes[0, c].set_title(text, fontsize=FONT)
-    if title:
-        fig.suptitle(title, fontsize=TITLE_FONT)
-    fig.tight_layout(pad=0.3)
+    top = 1.0
+    if title:  # room for the title above the column labels, which tight_layout does not leave
+        fig.set_figheight(fig.get_figheight() + 0.35)
+        fig.suptitle(title, fontsize=TITLE_FONT, y=1 - 0.05 / fig.get_figheight())
+        top = 1 - 0.4 / fig.get_figheight()
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, top))
     return fig
 
 
@@ -40,34 +43,59 @@ def plot_beta_samples(samples_by_beta: dict, digits=(2, 4, 7), per_digit: int = 
     return plot_image_rows(torch.stack(rows), [f"β = {b:g}" for b in samples_by_beta], columns)
 
 
-def plot_beta_sweep(sweeps):
-    """Reconstruction error, KL, diversity and fidelity against β (log scale), one panel each.
+def plot_sweep_with_errors(betas, series: dict, titles: dict, references: dict | None = None, log_scale=()):
+    """Measures against β (log scale), one panel per measure, one line per series, error bars.
 
-    ``sweeps``: a list of :class:`cvae_lib.label_cvae.SweepPoint`, or a dict naming several
-    such lists (one line each).
-    """
-    if not isinstance(sweeps, dict):
-        sweeps = {"": sweeps}
-    panels = [("reconstruction", "reconstruction (nats per image)"), ("kl", "KL (nats per image)"),
-              ("diversity", "diversity (mean pairwise distance)"),
-              ("fidelity", "fidelity (read as the digit asked for)")]
-    panels = [(key, title) for key, title in panels
-              if all(key in p.numbers for points in sweeps.values() for p in points)]
-    columns = min(len(panels), 2)  # two panels a row: wide enough to read at the column's width
-    rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(min(3.9 * columns + 0.4, MAX_WIDTH), 3.3 * rows),
+    ``series`` maps a name to ``{measure: [{"mean", "std"}, ... one per β]}``; ``titles`` maps the
+    measures to their panel titles; ``references`` may give a measure a dashed horizontal line
+    (for example the diversity of real digits); the measures in ``log_scale`` get a log axis."""
+    references = {k: v for k, v in (references or {}).items() if v is not None and k in titles}
+    columns = min(len(titles), 2)  # two panels a row: wide enough to read at the column's width
+    rows = -(-len(titles) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(min(3.9 * columns + 0.4, MAX_WIDTH), 2.9 * rows + 0.8),
                              squeeze=False)
     fig.patch.set_facecolor("white")
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(titles):]:
         ax.axis("off")
-    for ax, (key, title) in zip(axes.flat, panels):
-        for name, points in sweeps.items():
-            ax.plot([p.beta for p in points], [p.numbers[key] for p in points], "o-", ms=4, label=name or None)
+    for ax, (key, title) in zip(axes.flat, titles.items()):
+        for name, measures in series.items():
+            ax.errorbar(betas, [m["mean"] for m in measures[key]], yerr=[m["std"] for m in measures[key]],
+                        marker="o", ms=4, capsize=3, label=name)
+        if key in references:
+            ax.axhline(references[key], color="grey", ls="--", lw=1, label="real test digits")
         ax.set_xscale("log")
+        if key in log_scale:
+            ax.set_yscale("log")
         ax.set_xlabel("β (weight of the KL term)")
         ax.set_title(title, fontsize=FONT)
         ax.grid(alpha=0.3)
-    if len(sweeps) > 1:
-        axes[0, 0].legend(fontsize=FONT)
+    handles, labels = [], []
+    for ax in axes.flat:  # one legend for the figure, below the panels
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=FONT, frameon=False)
+    fig.tight_layout(rect=(0, 0.8 / (2.9 * rows + 0.8) + 0.02 * (len(labels) > 4), 1, 1))
+    return fig
+
+
+def plot_kl_per_dimension(kl_by_name: dict):
+    """The KL of each latent dimension, sorted from largest, one bar group per named model (log scale):
+    how many dimensions of z carry information about the image."""
+    fig, ax = plt.subplots(figsize=(min(7.5, MAX_WIDTH), 3.2))
+    fig.patch.set_facecolor("white")
+    count = len(kl_by_name)
+    width = 0.8 / count
+    for i, (name, kl) in enumerate(kl_by_name.items()):
+        values = sorted(kl, reverse=True)
+        ax.bar([d + 1 + (i - (count - 1) / 2) * width for d in range(len(values))], [max(v, 1e-4) for v in values],
+               width=width, label=name)
+    ax.set_xticks(range(1, max(len(kl) for kl in kl_by_name.values()) + 1))
+    ax.set_yscale("log")
+    ax.set_xlabel("latent dimension, sorted by its KL")
+    ax.set_ylabel("KL (nats per image)")
+    ax.legend(fontsize=FONT, frameon=False)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig

@@ -2,13 +2,11 @@
 
 The base beneath :mod:`cvae_lib.label_cvae`, :mod:`cvae_lib.classifier_cvae` and
 :mod:`cvae_lib.quality` (and so beneath the paper's experiment, which uses chapter 9's
-measures): the label format, the Gaussian KL, and the measures of generated digits.
+measures): the label format, the Gaussian KL, and the diversity of generated digits.
 """
 from __future__ import annotations
 
 import torch
-
-from .settings import seed_everything
 
 NUM_CLASSES = 10
 
@@ -52,29 +50,3 @@ def mean_pairwise_distance(samples: torch.Tensor) -> float:
     distances = torch.cdist(flat, flat)
     k = flat.shape[1]
     return (distances.sum() / (flat.shape[0] * k * (k - 1))).item()
-
-
-@torch.no_grad()
-def evaluate_digit_model(model, images, labels, num_samples: int = 50, seed: int = 0, classifier=None) -> dict:
-    """Test-set reconstruction error and KL (nats per image) and the diversity of generated digits,
-    for the models of chapters 7 and 8 (anything with ``loss_terms`` and ``generate``).
-
-    With a digit ``classifier`` (chapter 9's), also the *fidelity*: the fraction of generated
-    images that the classifier reads as the digit that was asked for.
-    """
-    seed_everything(seed)  # the reconstruction term draws z
-    model.eval()
-    reconstruction, kl = model.loss_terms(images, labels)[:2]
-    generated = model.generate(torch.arange(NUM_CLASSES), num_samples, seed=seed)
-    numbers = {"reconstruction": reconstruction.mean().item(), "kl": kl.mean().item(),
-               "diversity": mean_pairwise_distance(generated)}
-    if classifier is not None:
-        numbers["fidelity"] = requested_digit_accuracy(classifier, generated)
-    return numbers
-
-
-def requested_digit_accuracy(classifier, generated: torch.Tensor) -> float:
-    """Fraction of generated images read as the requested digit; row d of ``generated``
-    (digits, K, 28, 28) was asked to be digit d."""
-    requested = torch.arange(generated.shape[0]).unsqueeze(1).expand(generated.shape[:2])
-    return (classifier.predict(generated) == requested).float().mean().item()

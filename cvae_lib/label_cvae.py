@@ -5,7 +5,9 @@ encoder q(z|x) sees the whole image, and the decoder p(x|z, label) receives the 
 Two common ways to give it the label:
 
 * ``"add"``: the one-hot label is projected to the latent size (a linear layer and a
-  tanh) and added to z;
+  tanh, so at most 1 per dimension) and added to z;
+* ``"add_relu"``: the same with a ReLU, unbounded, as in the from-scratch tutorial that
+  chapter 7 compares with;
 * ``"concat"``: the one-hot label is concatenated to z.
 
 With ``encoder_sees_label=True`` the encoder reads the label too, q(z|x, label): then z need not
@@ -16,20 +18,19 @@ With β = 1 this is the ELBO; smaller β lets z carry more of each image.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
-from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, evaluate_digit_model, standard_normal_kl
+from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
 from .settings import RunConfig
-from .train import DIGIT_MAX_EPOCHS, train_or_load_digit_model
+from .train import train_or_load_digit_model
 
-CONDITIONINGS = ("add", "concat")
+CONDITIONINGS = ("add", "add_relu", "concat")
+PROJECTIONS = {"add": nn.Tanh, "add_relu": nn.ReLU}  # the label's projection added to z
 # The sweep of chapter 7: from "KL almost ignored" to the ELBO.
 SWEEP_BETAS = (1e-5, 1e-3, 1e-2, 1e-1, 1.0)
 
@@ -42,9 +43,9 @@ class LabelCVAE(nn.Module):
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
         self.z_dim, self.conditioning, self.encoder_sees_label = z_dim, conditioning, encoder_sees_label
         self.encoder = GaussianNet(z_dim, hidden, hidden, NUM_PIXELS + (NUM_CLASSES if encoder_sees_label else 0))
-        if conditioning == "add":
-            self.label_to_latent = nn.Sequential(nn.Linear(NUM_CLASSES, z_dim), nn.Tanh())
-        decoder_in = z_dim if conditioning == "add" else z_dim + NUM_CLASSES
+        if conditioning in PROJECTIONS:
+            self.label_to_latent = nn.Sequential(nn.Linear(NUM_CLASSES, z_dim), PROJECTIONS[conditioning]())
+        decoder_in = z_dim if conditioning in PROJECTIONS else z_dim + NUM_CLASSES
         self.decoder = nn.Sequential(nn.Linear(decoder_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                      nn.ReLU(), nn.Linear(hidden, NUM_PIXELS))
 
@@ -52,7 +53,7 @@ class LabelCVAE(nn.Module):
         """Pixel logits for latents ``z`` (..., z_dim) and labels broadcast to them."""
         onehot = F.one_hot(check_labels(labels), NUM_CLASSES).to(z.dtype)
         onehot = onehot.expand(*z.shape[:-1], NUM_CLASSES)
-        if self.conditioning == "add":
+        if self.conditioning in PROJECTIONS:
             return self.decoder(z + self.label_to_latent(onehot))
         return self.decoder(torch.cat([z, onehot], dim=-1))
 
@@ -66,6 +67,26 @@ class LabelCVAE(nn.Module):
         z = loc + scale * torch.randn_like(loc)
         reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, labels), flat)
         return reconstruction, standard_normal_kl(loc, scale)
+
+    @torch.no_grad()
+    def label_shift(self) -> float | None:
+        """With the label added to z: the mean distance between the shifts of two different labels,
+        to compare with the distance between two draws of z (about √(2 · z_dim)). None with concat."""
+        if self.conditioning not in PROJECTIONS:
+            return None
+        shifts = self.label_to_latent(torch.eye(NUM_CLASSES, device=next(self.parameters()).device))
+        return (torch.cdist(shifts, shifts).sum() / (NUM_CLASSES * (NUM_CLASSES - 1))).item()
+
+    @torch.no_grad()
+    def generate_shared(self, num_columns: int, seed: int = 0) -> torch.Tensor:
+        """One z per column, decoded with each of the ten labels: (10, num_columns, 28, 28).
+
+        Down a column only the label changes: what it changes is what the decoder takes from it."""
+        device = next(self.parameters()).device
+        z = torch.randn((1, num_columns, self.z_dim), generator=torch.Generator().manual_seed(seed)).to(device)
+        labels = torch.arange(NUM_CLASSES, device=device).unsqueeze(1).expand(NUM_CLASSES, num_columns)
+        probs = torch.sigmoid(self.decode(z.expand(NUM_CLASSES, num_columns, self.z_dim), labels))
+        return probs.reshape(NUM_CLASSES, num_columns, IMAGE_SIZE, IMAGE_SIZE).cpu()
 
     @torch.no_grad()
     def generate(self, labels: torch.Tensor, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -86,9 +107,10 @@ class LabelCVAEObjective(WeightedTermsObjective):
 
 def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, conditioning: str = "add",
                              encoder_sees_label: bool = False, z_dim: int = 20, hidden: int = 400,
-                             max_epochs: int | None = DIGIT_MAX_EPOCHS,
+                             max_epochs: int | None = None,
                              progress: bool = True) -> TrainedModel:
-    """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β)."""
+    """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β), until the
+    validation loss stops improving (``max_epochs`` caps the profile's limit)."""
     if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     model = {"z_dim": z_dim, "hidden": hidden, "conditioning": conditioning, "beta": beta}
@@ -99,26 +121,3 @@ def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, cond
         name, data, lambda: LabelCVAE(z_dim, hidden, conditioning, encoder_sees_label),
         lambda module: LabelCVAEObjective(module, beta), config, model=model, max_epochs=max_epochs,
         progress=progress)
-
-
-@dataclasses.dataclass
-class SweepPoint:
-    beta: float
-    trained: TrainedModel
-    numbers: dict  # evaluate_digit_model's, on the test split
-
-
-def beta_sweep(data, config: RunConfig, betas=SWEEP_BETAS, *, classifier=None, conditioning: str = "add",
-               encoder_sees_label: bool = False, num_samples: int = 50,
-               max_epochs: int | None = DIGIT_MAX_EPOCHS,
-               progress: bool = False) -> list[SweepPoint]:
-    """Train-or-load one model per β and measure each: the diversity–fidelity trade-off."""
-    points = []
-    for beta in betas:
-        trained = train_or_load_label_cvae(data, config, beta=beta, conditioning=conditioning,
-                                           encoder_sees_label=encoder_sees_label, max_epochs=max_epochs,
-                                           progress=progress)
-        numbers = evaluate_digit_model(trained.module, *data.test, num_samples=num_samples, seed=config.seed,
-                                      classifier=classifier)
-        points.append(SweepPoint(beta, trained, numbers))
-    return points

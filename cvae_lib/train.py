@@ -25,9 +25,6 @@ from .published import fetcher_for
 from .settings import RunConfig, as_int
 
 SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after every epoch
-# The whole-digit models of chapters 7–9 are small side experiments (a sweep trains five of them):
-# they train for at most this many epochs, or the profile's limit if that is lower.
-DIGIT_MAX_EPOCHS = 10
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import torch
 
 from cvae_lib.classifier_cvae import ClassifierCVAE, ClassifierCVAEObjective
 from cvae_lib.data import DigitData, mask_quadrants
-from cvae_lib.digits import evaluate_digit_model, mean_pairwise_distance, standard_normal_kl
+from cvae_lib.digits import mean_pairwise_distance, standard_normal_kl
 from cvae_lib.label_cvae import LabelCVAE, LabelCVAEObjective
 from cvae_lib.quality import DigitClassifier, ClassifierObjective, accuracy, complete, completion_quality, \
     prediction_entropy
@@ -30,7 +30,7 @@ def digits():
     return DigitData(train=labelled(512, 0), val=labelled(128, 1), test=labelled(128, 2))
 
 
-@pytest.mark.parametrize("conditioning", ["add", "concat"])
+@pytest.mark.parametrize("conditioning", ["add", "add_relu", "concat"])
 def test_label_cvae_trains_and_generates_the_requested_shape(conditioning, digits, tmp_path):
     trained = train_or_load_digit_model(
         f"label_cvae_{conditioning}", digits, lambda: LabelCVAE(z_dim=4, hidden=64, conditioning=conditioning),
@@ -49,8 +49,8 @@ def test_label_cvae_trains_and_generates_the_requested_shape(conditioning, digit
         lambda m: LabelCVAEObjective(m, beta=1.0), model={"conditioning": conditioning}, config=config_for(TINY),
         checkpoint_path=tmp_path / "m.pt", progress=False)
     assert again.loaded
-    numbers = evaluate_digit_model(again.module, *digits.test, num_samples=4)
-    assert set(numbers) == {"reconstruction", "kl", "diversity"} and numbers["kl"] >= 0
+    reconstruction, kl = again.module.loss_terms(*digits.test)
+    assert reconstruction.shape == kl.shape == (len(digits.test[0]),) and (kl >= 0).all()
 
 
 def test_label_cvae_rejects_bad_settings_and_labels():
@@ -60,6 +60,30 @@ def test_label_cvae_rejects_bad_settings_and_labels():
         LabelCVAE(z_dim=2, hidden=8).decode(torch.zeros(1, 2), torch.tensor([10]))
     with pytest.raises(ValueError, match="beta"):
         LabelCVAEObjective(LabelCVAE(z_dim=2, hidden=8), beta=-1)
+
+
+def test_the_label_shift_is_bounded_by_tanh_and_not_by_relu():
+    torch.manual_seed(0)
+    bounded, unbounded = LabelCVAE(z_dim=4, hidden=8, conditioning="add"), LabelCVAE(z_dim=4, hidden=8, conditioning="add_relu")
+    for model in (bounded, unbounded):
+        with torch.no_grad():
+            model.label_to_latent[0].weight.fill_(0.0)
+            model.label_to_latent[0].weight[0, 0] = 50.0  # label 0 moves z's first coordinate by 50 before the activation
+            model.label_to_latent[0].bias.fill_(0.0)
+    # label 0 sits at distance ~1 (tanh) or 50 (ReLU) from the nine others, which coincide at the origin
+    assert bounded.label_shift() == pytest.approx(2 * 9 * math.tanh(50.0) / 90)
+    assert unbounded.label_shift() == pytest.approx(2 * 9 * 50.0 / 90)
+    assert LabelCVAE(z_dim=4, hidden=8, conditioning="concat").label_shift() is None
+
+
+def test_a_shared_z_changes_only_with_the_label_down_a_column():
+    model = LabelCVAE(z_dim=4, hidden=16, conditioning="concat")
+    grid = model.generate_shared(num_columns=3, seed=0)
+    assert grid.shape == (10, 3, 28, 28)
+    z = torch.randn((1, 3, 4), generator=torch.Generator().manual_seed(0))
+    expected = torch.sigmoid(model.decode(z[0, 1].expand(10, 4), torch.arange(10))).reshape(10, 28, 28)
+    assert torch.allclose(grid[:, 1], expected, atol=1e-6)  # column 1: one z, the ten labels
+    assert not torch.allclose(grid[:, 0], grid[:, 1])
 
 
 def test_beta_weights_only_the_kl_term(digits):
@@ -160,24 +184,23 @@ def test_digit_models_respect_an_epoch_cap_that_is_part_of_the_checkpoint(digits
         make(0)
 
 
-def test_beta_sweep_measures_every_beta_with_the_classifier(digits, tmp_path):
-    from cvae_lib.digits import requested_digit_accuracy
-    from cvae_lib.label_cvae import beta_sweep
-
-    class SaysThree:
-        def predict(self, images):
-            return torch.full(images.shape[:-2], 3)
-
-    points = beta_sweep(digits, config_for(TINY, directory=tmp_path), (0.01, 1.0), classifier=SaysThree(),
-                        num_samples=3)
-    assert [p.beta for p in points] == [0.01, 1.0]
-    for point in points:
-        assert set(point.numbers) == {"reconstruction", "kl", "diversity", "fidelity"}
-        assert point.numbers["fidelity"] == pytest.approx(0.1)  # only the row that asked for a 3
-        assert point.trained.path.name == f"label_cvae_add_beta{point.beta:g}.pt"
-    # a small β leaves the codes freer: more KL than with β = 1
-    assert points[0].numbers["kl"] > points[1].numbers["kl"]
-    assert requested_digit_accuracy(SaysThree(), torch.zeros(10, 2, 28, 28)) == pytest.approx(0.1)
+def test_the_classifier_cvae_encoder_reads_its_code_only_when_told(digits):
+    images, labels = digits.test
+    torch.manual_seed(0)
+    plain, coded = ClassifierCVAE(z_dim=4, hidden=16), ClassifierCVAE(z_dim=4, hidden=16, encoder_sees_code=True)
+    assert plain.encoder.body[0].in_features == 784 and coded.encoder.body[0].in_features == 794
+    flat = images.reshape(len(images), -1)
+    onehot = torch.eye(10)[labels]
+    loc, _ = coded.encode(flat, onehot)
+    other, _ = coded.encode(flat, torch.eye(10)[(labels + 1) % 10])
+    assert not torch.allclose(loc, other)  # the code changes q(z | x, ĉ)
+    assert torch.equal(plain.encode(flat, onehot)[0], plain.encode(flat, torch.eye(10)[(labels + 1) % 10])[0])
+    coded.train()
+    reconstruction, kl, cross_entropy = coded.loss_terms(images, labels)
+    assert reconstruction.shape == kl.shape == cross_entropy.shape == (len(images),)
+    (reconstruction + kl).sum().backward()  # the straight-through code passes gradients back to the classifier
+    assert coded.classifier[0].weight.grad.abs().sum() > 0
+    assert coded.reconstruct(images[:3]).shape == (3, 28, 28)
 
 
 def test_classifier_cvae_generates_the_requested_digits():

@@ -69,6 +69,37 @@ class _Drawer(ClassifierCVAE):
         return rows.reshape(*onehot.shape[:-1], 784) * 10 + z[..., :1] * 0
 
 
+class _LabelDrawer(LabelCVAE):
+    """Decodes band ``label`` (``follows``) or band ``argmax z`` (z carries the digit, the label is
+    ignored); its encoder puts the image's own digit into z."""
+
+    def __init__(self, follows: bool):
+        super().__init__(z_dim=10, hidden=8, encoder_sees_label=True)
+        self.encoder, self.follows = _Encoder(True), follows
+
+    def decode(self, z, labels):
+        digit = labels if self.follows else z.argmax(-1)
+        rows = torch.full((*digit.shape, 28, 28), -50.0)
+        for d in range(10):
+            rows[..., 2 * d:2 * d + 2, :] = torch.where((digit == d)[..., None, None], 50.0, -50.0)
+        return rows.reshape(*digit.shape, 784)
+
+
+def test_follows_label_tells_a_decoder_that_takes_the_digit_from_the_label_from_one_that_takes_it_from_z():
+    images, labels = labelled(200, 0)
+    assert conditioning.follows_label(_LabelDrawer(True), images, labels, _Reader(), seed=0) == 1.0
+    assert conditioning.follows_label(_LabelDrawer(False), images, labels, _Reader(), seed=0) == 0.0  # draws its own digit
+
+
+def test_real_diversity_is_the_spread_of_real_digits_of_one_class():
+    images, labels = labelled(400, 0)
+    digits = DigitData(train=(images, labels), val=(images, labels), test=(images, labels))
+    spread = conditioning.real_diversity(digits)
+    assert spread > 0
+    same = DigitData(train=digits.train, val=digits.val, test=(images[:1].expand(400, 28, 28), labels))
+    assert conditioning.real_diversity(same) == 0.0
+
+
 def test_the_classifier_cvae_measures_tell_a_code_that_is_followed_from_one_that_is_ignored(monkeypatch):
     monkeypatch.setattr(conditioning, "SAMPLES_PER_DIGIT", 20)
     monkeypatch.setattr(conditioning, "DIVERSITY_SAMPLES", 5)
@@ -82,6 +113,7 @@ def test_the_classifier_cvae_measures_tell_a_code_that_is_followed_from_one_that
 def test_the_pipeline_writes_every_number_the_chapters_quote(tmp_path, monkeypatch):
     monkeypatch.setattr(conditioning, "SWEEP_BETAS", (1.0,))
     monkeypatch.setattr(conditioning, "DESIGNS", (("x,c", "concat"), ("x", "add")))
+    monkeypatch.setattr(conditioning, "SOURCE_BETAS", (1e-5,))
     monkeypatch.setattr(conditioning, "SAMPLES_PER_DIGIT", 20)
     monkeypatch.setattr(conditioning, "DIVERSITY_SAMPLES", 5)
     config = RunConfig.from_environment("fast", checkpoint_dir=tmp_path / "ckpt", results_dir=tmp_path / "out",
@@ -91,11 +123,15 @@ def test_the_pipeline_writes_every_number_the_chapters_quote(tmp_path, monkeypat
     stored = json.loads((tmp_path / "out" / "conditioning.json").read_text())
     assert stored == json.loads(json.dumps(results))
     assert [(r["encoder"], r["conditioning"], r["beta"], r["seed"]) for r in stored["label_cvae"]] == [
-        ("x,c", "concat", 1.0, 0), ("x", "add", 1.0, 0)]
+        ("x,c", "concat", 1.0, 0), ("x", "add", 1.0, 0), ("x", "add_relu", 1e-5, 0)]
     for row in stored["label_cvae"]:
         assert {"fidelity", "diversity", "kl", "reconstruction", "digit_in_z", "active_units",
                 "kl_per_dim", "epochs"} <= row.keys()
-        assert 0 <= row["fidelity"] <= 1 and len(row["kl_per_dim"]) == 20
-    (row,) = stored["classifier_cvae"]
-    assert {"seed", "classifier_accuracy", "fidelity", "digit_consistency", "diversity"} <= row.keys()
-    assert len(lines) == 3
+        assert 0 <= row["fidelity"] <= 1 and 0 <= row["follows_label"] <= 1 and len(row["kl_per_dim"]) == 20
+    assert stored["real_diversity"] > 0
+    assert [row["label_shift"] is None for row in stored["label_cvae"]] == [True, False, False]
+    assert [(row["encoder"], row["seed"]) for row in stored["classifier_cvae"]] == [("x", 0), ("x,c", 0)]
+    for row in stored["classifier_cvae"]:
+        assert {"classifier_accuracy", "fidelity", "digit_consistency", "diversity", "digit_in_z"} <= row.keys()
+    assert stored["source_design"] == {"encoder": "x", "conditioning": "add_relu", "betas": [1e-5]}
+    assert len(lines) == 5

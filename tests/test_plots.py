@@ -15,10 +15,9 @@ from cvae_lib.data import mask_quadrants  # noqa: E402
 from tests.helpers import synthetic_data, synthetic_images  # noqa: E402
 
 
-class Point:  # what the β sweep plots: a β and its measured numbers
-    def __init__(self, beta):
-        self.beta = beta
-        self.numbers = {"reconstruction": 80 + beta, "kl": 20 / (beta + 0.1), "diversity": 7.0, "fidelity": 0.9}
+def _sweep(offset):  # what the β sweep plots: per measure, a mean and a spread for each β
+    return {key: [{"mean": offset + beta, "std": 0.1} for beta in (1e-5, 1e-2, 1.0)]
+            for key in ("fidelity", "diversity", "kl")}
 
 
 def _figures():
@@ -46,8 +45,12 @@ def _figures():
         "image rows": digit_plots.plot_image_rows(samples[:, :4], [f"asked {d}" for d in range(10)],
                                                   title="β = 1"),
         "β samples": digit_plots.plot_beta_samples({b: samples for b in (1e-5, 1e-2, 1.0)}),
-        "β sweep": digit_plots.plot_beta_sweep({name: [Point(b) for b in (1e-5, 1e-2, 1.0)]
-                                                for name in ("q(z | x), added", "q(z | x, c), added")}),
+        "β sweep": digit_plots.plot_sweep_with_errors(
+            (1e-5, 1e-2, 1.0), {name: _sweep(i) for i, name in enumerate(("q(z | x), label added",
+                                                                        "q(z | x, c), label concatenated"))},
+            {"fidelity": "fidelity", "diversity": "diversity", "kl": "KL (nats)"}, {"diversity": 8.8}),
+        "KL per dimension": digit_plots.plot_kl_per_dimension({f"β = {b:g}": [3.0 / (d + 1) for d in range(20)]
+                                                               for b in (1e-5, 1.0)}),
     }
 
 
@@ -68,3 +71,14 @@ def test_figures_are_legible_at_the_columns_width(name):
 def test_the_models_compared_side_by_side_are_labelled_by_name():
     labels = {t.get_text() for t in FIGURES["models side by side"].findobj(Text)}
     assert {"CVAE 1", "CVAE 3", "GSNN 1", "hybrid 3", "baseline"} <= labels
+
+
+def test_a_grid_title_sits_above_its_column_labels():
+    samples = synthetic_images(20).reshape(10, 2, 28, 28)
+    fig = digit_plots.plot_image_rows(samples, [f"label {d}" for d in range(10)], ["z 1", "z 2"], title="one z per column")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    columns = [ax.title.get_window_extent(renderer) for ax in fig.axes[:2]]
+    assert all(title.y0 >= column.y1 for column in columns)
+    plt.close(fig)
