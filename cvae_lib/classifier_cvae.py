@@ -44,9 +44,11 @@ class ClassifierCVAE(nn.Module):
             return F.gumbel_softmax(class_logits, tau=self.temperature, hard=True)
         return F.one_hot(class_logits.argmax(-1), NUM_CLASSES).to(class_logits.dtype)
 
-    def encode(self, flat: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, flat: torch.Tensor, onehot: torch.Tensor):
         """Mean and scale of q(z|x), or of q(z|x, ĉ) when the encoder sees the code."""
-        return self.encoder(torch.cat([flat, onehot], -1) if self.encoder_sees_code else flat)
+        if self.encoder_sees_code:
+            return self.encoder(torch.cat([flat, onehot], -1))
+        return self.encoder(flat)
 
     def loss_terms(self, images: torch.Tensor, labels: torch.Tensor):
         """(reconstruction NLL, KL, classifier cross-entropy) per image."""
