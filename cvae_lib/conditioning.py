@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .classifier_cvae import train_or_load_classifier_cvae
+from .classifier_cvae import ClassifierCVAE, train_or_load_classifier_cvae
 from .data import load_digit_splits, load_mnist
 from .digits import NUM_CLASSES, mean_pairwise_distance
 from .label_cvae import SWEEP_BETAS, train_or_load_label_cvae
@@ -49,13 +49,10 @@ def encode(model, images, labels) -> tuple[torch.Tensor, torch.Tensor]:
     """The encoder's mean and scale of z for each image (the label CVAE's encoder may read the
     label too, the classifier CVAE's its own classifier's code)."""
     flat = images.reshape(images.shape[0], NUM_PIXELS)
-    if getattr(model, "encoder_sees_code", False):
-        with torch.no_grad():
-            return model.encode(flat, F.one_hot(model.classify(images), NUM_CLASSES).to(flat.dtype))
-    if getattr(model, "encoder_sees_label", False):
-        flat = torch.cat([flat, F.one_hot(labels, NUM_CLASSES).to(flat.dtype)], -1)
     with torch.no_grad():
-        return model.encoder(flat)
+        if isinstance(model, ClassifierCVAE):
+            return model.encode(flat, F.one_hot(model.classify(images), NUM_CLASSES).to(flat.dtype))
+        return model.encode(flat, labels)
 
 
 def latent_statistics(model, images, labels) -> dict:

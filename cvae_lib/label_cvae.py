@@ -57,13 +57,16 @@ class LabelCVAE(nn.Module):
             return self.decoder(z + self.label_to_latent(onehot))
         return self.decoder(torch.cat([z, onehot], dim=-1))
 
+    def encode(self, flat: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale of q(z|x), or of q(z|x, c) when the encoder sees the label."""
+        if self.encoder_sees_label:
+            return self.encoder(torch.cat([flat, F.one_hot(check_labels(labels), NUM_CLASSES).to(flat.dtype)], -1))
+        return self.encoder(flat)
+
     def loss_terms(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction negative log-likelihood, KL) per image, one reparameterised sample."""
         flat = images.reshape(images.shape[0], NUM_PIXELS)
-        if self.encoder_sees_label:
-            loc, scale = self.encoder(torch.cat([flat, F.one_hot(check_labels(labels), NUM_CLASSES).to(flat.dtype)], -1))
-        else:
-            loc, scale = self.encoder(flat)
+        loc, scale = self.encode(flat, labels)
         z = loc + scale * torch.randn_like(loc)
         reconstruction = -masked_bernoulli_log_likelihood(self.decode(z, labels), flat)
         return reconstruction, standard_normal_kl(loc, scale)
