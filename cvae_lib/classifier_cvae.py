@@ -20,8 +20,9 @@ from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
 from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
+from .recipe import DIGIT_CVAE_SCHEDULE
 from .settings import RunConfig
-from .train import train_or_load_digit_model
+from .train import Schedule, train_or_load_digit_model
 
 
 class ClassifierCVAE(nn.Module):
@@ -107,8 +108,10 @@ class ClassifierCVAEObjective(WeightedTermsObjective):
 
 def train_or_load_classifier_cvae(data, config: RunConfig, *, classifier_weight: float = 10.0, z_dim: int = 20,
                                   hidden: int = 128, temperature: float = 0.5, encoder_sees_code: bool = False,
-                                  max_epochs: int | None = None, progress: bool = True) -> TrainedModel:
-    """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10, encoder q(z|x))."""
+                                  schedule: Schedule = DIGIT_CVAE_SCHEDULE, max_epochs: int | None = None,
+                                  progress: bool = True) -> TrainedModel:
+    """Train-or-load the classifier CVAE (defaults: hidden 128, latent 20, w = 10, encoder q(z|x)), on
+    the paper's CVAE schedule with early stopping on the validation split."""
     model = {"z_dim": z_dim, "hidden": hidden, "temperature": temperature, "classifier_weight": classifier_weight}
     if encoder_sees_code:  # only then, so the checkpoints of q(z|x) models keep their configuration
         model["encoder_sees_code"] = True
@@ -116,4 +119,4 @@ def train_or_load_classifier_cvae(data, config: RunConfig, *, classifier_weight:
         "classifier_cvae_coded_encoder" if encoder_sees_code else "classifier_cvae", data,
         lambda: ClassifierCVAE(z_dim, hidden, temperature, encoder_sees_code),
         lambda module: ClassifierCVAEObjective(module, classifier_weight), config, model=model,
-        max_epochs=max_epochs, progress=progress)
+        schedule=schedule, max_epochs=max_epochs, progress=progress)

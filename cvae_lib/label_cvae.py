@@ -26,8 +26,9 @@ from .checkpoints import TrainedModel
 from .data import IMAGE_SIZE
 from .digits import NUM_CLASSES, WeightedTermsObjective, check_labels, standard_normal_kl
 from .models import NUM_PIXELS, GaussianNet, masked_bernoulli_log_likelihood
+from .recipe import DIGIT_CVAE_SCHEDULE
 from .settings import RunConfig
-from .train import train_or_load_digit_model
+from .train import Schedule, train_or_load_digit_model
 
 CONDITIONINGS = ("add", "add_relu", "concat")
 PROJECTIONS = {"add": nn.Tanh, "add_relu": nn.ReLU}  # the label's projection added to z
@@ -110,10 +111,11 @@ class LabelCVAEObjective(WeightedTermsObjective):
 
 def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, conditioning: str = "add",
                              encoder_sees_label: bool = False, z_dim: int = 20, hidden: int = 400,
-                             max_epochs: int | None = None,
+                             schedule: Schedule = DIGIT_CVAE_SCHEDULE, max_epochs: int | None = None,
                              progress: bool = True) -> TrainedModel:
-    """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β), until the
-    validation loss stops improving (``max_epochs`` caps the profile's limit)."""
+    """Train-or-load one label-conditioned CVAE (checkpoint named by its conditioning and β), on the
+    paper's CVAE schedule with early stopping on the validation split (``max_epochs`` caps the
+    profile's limit)."""
     if not beta >= 0:
         raise ValueError(f"beta must be >= 0, got {beta!r}")
     model = {"z_dim": z_dim, "hidden": hidden, "conditioning": conditioning, "beta": beta}
@@ -122,5 +124,5 @@ def train_or_load_label_cvae(data, config: RunConfig, *, beta: float = 1.0, cond
     name = f"label_cvae_{conditioning}{'_labelled_encoder' if encoder_sees_label else ''}_beta{beta:g}"
     return train_or_load_digit_model(
         name, data, lambda: LabelCVAE(z_dim, hidden, conditioning, encoder_sees_label),
-        lambda module: LabelCVAEObjective(module, beta), config, model=model, max_epochs=max_epochs,
-        progress=progress)
+        lambda module: LabelCVAEObjective(module, beta), config, model=model, schedule=schedule,
+        max_epochs=max_epochs, progress=progress)

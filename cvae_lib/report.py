@@ -127,7 +127,8 @@ def reproduction_time_sentence(results: dict) -> str:
         took = f"took {minutes:.0f} minutes on average{detail}"
     else:
         took = f"took {minutes:.0f} minutes"
-    sentence = f"One seed of this run (3 settings: baseline, CVAE and evaluation) {took} on {results['machine']}."
+    sentence = (f"One seed of this run (1, 2 and 3 given quadrants, each with its baseline, CVAE and evaluation) "
+                f"{took} on {results['machine']}.")
     remedies = results.get("remedy_seconds_per_seed")
     if remedies:
         sentence += (f" The paper's two remedies add, per seed, {remedies['gsnn'] / 60:.0f} minutes for the GSNN "

@@ -227,30 +227,35 @@ def train_or_load_cvae_continued(data: QuadrantData, baseline: TrainedModel, fir
 
 def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Module],
                               make_objective: Callable[[torch.nn.Module], object], config: RunConfig, *,
-                              model: dict, lr: float = 1e-3, checkpoint_path="default",
+                              model: dict, schedule: Schedule = Schedule(), checkpoint_path="default",
                               max_epochs: int | None = None, progress: bool = True) -> TrainedModel:
     """Train-or-load for the models of whole digits (chapters 7–9): images and labels in, the
     same loop, checkpoints and configuration checks as the quadrant models.
 
     ``data`` is a :class:`~cvae_lib.data.DigitData`; ``model`` (a dict of the sizes and
     weights that define the model) is part of the configuration a checkpoint must match.
-    ``max_epochs`` lowers the profile's epoch limit (a sweep of many models uses it).
+    ``schedule`` is the learning rate's (a cosine ends by the profile's last epoch);
+    ``max_epochs`` lowers the profile's epoch limit.
     """
     profile = config.profile
     if max_epochs is not None and (type(max_epochs) is not int or max_epochs < 1):
         raise ValueError(f"max_epochs must be a positive int or None, got {max_epochs!r}")
     max_epochs = profile.max_epochs if max_epochs is None else min(max_epochs, profile.max_epochs)
-    checkpoint_config = {"format": CHECKPOINT_FORMAT, "kind": name, "profile": profile.training_dict(),
-                         "seed": config.seed, "lr": lr, "model": model,
-                         "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"},
-                         "max_epochs": max_epochs}
+    if schedule.cosine_epochs:
+        schedule = dataclasses.replace(schedule, cosine_epochs=min(schedule.cosine_epochs, max_epochs))
+        max_epochs = schedule.cosine_epochs
+    checkpoint_config = _with_schedule(
+        {"format": CHECKPOINT_FORMAT, "kind": name, "profile": profile.training_dict(), "seed": config.seed,
+         "lr": schedule.lr, "model": model, "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"},
+         "max_epochs": max_epochs}, schedule)
     if checkpoint_path == "default":
         checkpoint_path = digit_checkpoint_path(name, config)
 
     def train(module):
-        result = fit(make_objective(module), data.train, data.val, lr=lr, max_epochs=max_epochs,
-                     patience=profile.patience, batch_size=profile.batch_size, progress=progress,
-                     device=config.device, desc=name)
+        result = fit(make_objective(module), data.train, data.val, lr=schedule.lr, max_epochs=max_epochs,
+                     patience=profile.patience, batch_size=schedule.batch_size or profile.batch_size,
+                     progress=progress, device=config.device, desc=name,
+                     lr_factor=schedule.lr_factor if schedule.warmup_epochs or schedule.cosine_epochs else None)
         return result, {}
 
     return train_or_load(checkpoint_config, build, train, checkpoint_path, _fetch(config, progress))

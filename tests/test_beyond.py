@@ -11,7 +11,7 @@ from cvae_lib.digits import mean_pairwise_distance, standard_normal_kl
 from cvae_lib.label_cvae import LabelCVAE, LabelCVAEObjective
 from cvae_lib.quality import DigitClassifier, ClassifierObjective, accuracy, complete, completion_quality, \
     prediction_entropy
-from cvae_lib.train import train_or_load_digit_model
+from cvae_lib.train import Schedule, train_or_load_digit_model
 from tests.helpers import TINY, config_for, synthetic_images
 
 LONGER = dataclasses.replace(TINY, max_epochs=25, patience=25)  # enough to learn ten ring sizes
@@ -120,7 +120,7 @@ def test_classifier_cvae_learns_the_label_and_shares_z_along_a_row(digits):
     model = ClassifierCVAE(z_dim=4, hidden=64)
     result = train_or_load_digit_model("classifier_cvae", digits, lambda: model,
                                        lambda m: ClassifierCVAEObjective(m, 10.0), model={}, config=config_for(LONGER),
-                                       lr=3e-3, checkpoint_path=None, progress=False)
+                                       schedule=Schedule(3e-3), checkpoint_path=None, progress=False)
     images, labels = digits.test
     assert (result.module.classify(images) == labels).float().mean() > 0.5  # chance is 0.1
     rows = result.module.generate_styles(num_rows=3, seed=0)
@@ -136,7 +136,7 @@ def test_digit_classifier_trains_above_chance(digits):
     torch.manual_seed(0)
     trained = train_or_load_digit_model("classifier", digits, lambda: DigitClassifier(hidden=64),
                                         ClassifierObjective, model={"hidden": 64}, config=config_for(LONGER),
-                                        lr=3e-3, checkpoint_path=None, progress=False)
+                                        schedule=Schedule(3e-3), checkpoint_path=None, progress=False)
     assert accuracy(trained.module, *digits.test) > 0.5  # chance is 0.1
 
 
