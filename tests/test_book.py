@@ -1,4 +1,5 @@
-"""The static site: it builds with -W, every chapter has its page, every image a page shows exists."""
+"""The static site: it builds with -W, every chapter has its page in both editions (English, and
+Chinese in zh_CN/), every image a page shows exists."""
 import re
 from pathlib import Path
 
@@ -9,6 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [entry["file"] for entry in yaml.safe_load((ROOT / "_toc.yml").read_text())["chapters"]]
 ROOT_PAGE = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
 NOTEBOOK_PAGES = [page for page in [ROOT_PAGE, *CHAPTERS] if (ROOT / f"{page}.ipynb").exists()]
+EDITIONS = ["", "zh_CN/"]  # where each edition lies in the site
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def test_the_toc_lists_the_nine_chapters_and_the_references():
@@ -16,9 +19,10 @@ def test_the_toc_lists_the_nine_chapters_and_the_references():
     assert CHAPTERS[-1] == "book/references"
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
 @pytest.mark.parametrize("page", [ROOT_PAGE, *CHAPTERS])
-def test_every_page_exists_and_its_images_too(site, page):
-    html_path = site / f"{page}.html"
+def test_every_page_exists_and_its_images_too(site, page, edition):
+    html_path = site / f"{edition}{page}.html"
     assert html_path.exists(), f"{page} was not built"
     html = html_path.read_text()
     for source in re.findall(r'<img[^>]*src="([^"]+)"', html):
@@ -34,9 +38,10 @@ def test_every_chapter_shows_figures(site, page):
     assert figures, f"{page} shows no figure"
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
-def test_colab_buttons_open_the_notebook_of_the_page(site, page):
-    html = (site / f"{page}.html").read_text()
+def test_colab_buttons_open_the_notebook_of_the_page(site, page, edition):
+    html = (site / f"{edition}{page}.html").read_text()
     links = re.findall(r'https://colab\.research\.google\.com/github/[^"]+', html)
     assert links, f"{page} has no Colab launch button"
     assert links[0].endswith(f"/blob/main/{page}.ipynb")
@@ -53,3 +58,15 @@ def test_the_evaluation_page_renders_the_computed_table(site):
 def test_references_are_rendered(site):
     html = (site / "book" / "references.html").read_text()
     assert "learning structured output representation" in html.lower() and "Sohn" in html
+
+
+@pytest.mark.parametrize("page", [ROOT_PAGE, *CHAPTERS])
+def test_the_chinese_pages_are_in_chinese_with_the_same_figures_and_numbers(site, page):
+    english, chinese = (site / f"{page}.html").read_text(), (site / f"zh_CN/{page}.html").read_text()
+    assert '<html lang="zh-CN"' in chinese
+    heading = re.search(r'<h1>([^<]*)<a class="headerlink"', chinese).group(1)
+    assert CHINESE.search(heading), f"zh_CN/{page} is headed {heading!r}"
+    images = re.compile(r'<img[^>]*src="[^"]*/([^"/]+)"')
+    assert images.findall(english) == images.findall(chinese), f"zh_CN/{page} shows other figures"
+    pasted = re.compile(r'<span class="pasted-text">([^<]*)</span>')  # numbers glued into the text
+    assert sorted(pasted.findall(english)) == sorted(pasted.findall(chinese)), f"zh_CN/{page}"

@@ -1,6 +1,7 @@
 """The built site in a real browser (Debian's Chromium, driven by Playwright), as a reader meets it:
-at desktop and phone width, every page loads without a console error, shows every image, renders
-its math without the network, does not scroll sideways, and links to the configured repository.
+at desktop and phone width, every page of both editions (English, and Chinese in zh_CN/) loads
+without a console error, shows every image, renders its math without the network, does not scroll
+sideways, links to the configured repository and to the same page in the other edition.
 
 CI installs Chromium (`.ci/run`); elsewhere these tests are skipped when it is missing.
 """
@@ -23,6 +24,8 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = [TOC["root"], *(entry["file"] for entry in TOC["chapters"])]
+EDITIONS = {"en": "", "zh-CN": "zh_CN/"}  # <html lang> -> where the edition lies in the site
+EDITION_PAGES = [folder + page for folder in EDITIONS.values() for page in PAGES]
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
 WIDTHS = {"desktop": 1400, "phone": 400}
 
@@ -77,7 +80,7 @@ def _open(browser, server, page, width, scheme="light"):
 
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", EDITION_PAGES)
 def test_each_page_loads_cleanly_and_fits_the_screen(browser, server, page, width):
     with _open(browser, server, page, width) as (tab, problems):
         assert problems == [], f"{page} at {width} px: {problems}"
@@ -88,7 +91,7 @@ def test_each_page_loads_cleanly_and_fits_the_screen(browser, server, page, widt
         assert overflow <= 1, f"{page} scrolls sideways by {overflow} px at {width} px"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", EDITION_PAGES)
 def test_math_is_rendered_from_the_site_itself(browser, server, page):
     with _open(browser, server, page, WIDTHS["desktop"]) as (tab, problems):
         math = tab.evaluate("() => document.querySelectorAll('.math').length")
@@ -100,7 +103,7 @@ def test_math_is_rendered_from_the_site_itself(browser, server, page):
         assert all(src.startswith(server) for src in sources), f"{page} loads scripts from elsewhere: {sources}"
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", EDITION_PAGES)
 def test_launch_and_repository_links_point_at_the_configured_repository(browser, server, page):
     with _open(browser, server, page, WIDTHS["desktop"]) as (tab, _):
         repository = tab.evaluate("() => [...document.querySelectorAll('a.btn-source-repository-button')]"
@@ -112,9 +115,45 @@ def test_launch_and_repository_links_point_at_the_configured_repository(browser,
     # into the configured repository
     assert all(link.startswith(REPOSITORY) or "colab.research.google.com" in link for link in book_source)
     colab = [link for link in links if "colab.research.google.com" in link]
-    if (ROOT / f"{page}.ipynb").exists():
+    if (ROOT / f"{page.removeprefix(EDITIONS['zh-CN'])}.ipynb").exists():
         owner_and_name = REPOSITORY.removeprefix("https://github.com/")
         assert colab and all(f"/github/{owner_and_name}/blob/" in link for link in colab), colab
+
+
+@pytest.mark.parametrize("language", EDITIONS)
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_links_to_the_same_page_in_the_other_edition(browser, server, page, language):
+    other = next(code for code in EDITIONS if code != language)
+    with _open(browser, server, EDITIONS[language] + page, WIDTHS["phone"]) as (tab, _):
+        assert tab.evaluate("() => document.documentElement.lang") == language
+        link = tab.locator(f'nav.book-editions a[hreflang="{other}"]')
+        assert link.count() == 1, f"{language} {page}: no link to the {other} edition"
+        assert link.is_visible(), f"{language} {page}: the link to the {other} edition is hidden"
+        link.click()
+        tab.wait_for_load_state("networkidle")
+        assert tab.url == f"{server}/{EDITIONS[other]}{page}.html"
+        assert tab.evaluate("() => document.documentElement.lang") == other
+        title = tab.evaluate("() => document.querySelector('article h1').textContent")
+    has_chinese = re.search(r"[\u4e00-\u9fff]", title) is not None
+    assert has_chinese == (other == "zh-CN"), f"the {other} {page} is titled {title!r}"
+
+
+@pytest.mark.parametrize("language, term", [("en", "importance sampling"), ("zh-CN", "重要性采样")])
+def test_the_search_finds_a_term_of_the_book_in_each_edition(browser, server, language, term):
+    """Chinese is written without spaces: the Chinese site's index is cut into words by jieba,
+    which knows the glossary's terms."""
+    from urllib.parse import quote
+
+    tab = browser.new_page(viewport={"width": WIDTHS["desktop"], "height": 900})
+    try:
+        tab.goto(f"{server}/{EDITIONS[language]}search.html?q={quote(term)}", wait_until="networkidle")
+        tab.wait_for_function("() => document.querySelectorAll('#search-results li a').length > 0",
+                              timeout=20000)
+        found = tab.evaluate("() => [...document.querySelectorAll('#search-results li a')]"
+                             ".map(a => a.getAttribute('href'))")
+    finally:
+        tab.close()
+    assert any("05_evaluation" in href for href in found), f"{term!r} found only {found}"
 
 
 def _switch_and_watch(explorer):
@@ -166,7 +205,7 @@ def test_the_explorer_of_chapter_5_changes_its_picture_with_its_controls(browser
 
 
 def test_every_figure_has_alt_text(site):
-    for page in PAGES:
+    for page in EDITION_PAGES:
         html = (site / f"{page}.html").read_text()
         for tag in re.findall(r"<img[^>]*>", html):
             if "_images/" in tag or "data:image" in tag:

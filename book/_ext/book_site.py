@@ -8,17 +8,33 @@ the site itself.
 * References are labelled like the citations in the text ("Sohn et al., 2015"), not "[SLY15]".
 * Each script is included once: Jupyter Book 1 registers sphinx-thebe's configuration script
   twice, which makes every page log "Identifier 'THEBE_JS_URL' has already been declared".
+* Editions: every page links to the same page in the other language (the English site at the
+  root, the Chinese one in ``zh_CN/``, built by ``book/_ext/translations.py``); the Chinese site's
+  title comes from the chapters' message catalogue like the rest of its text; text without a
+  letter in it (a table cell "0.949 ± 0.006") is not offered for translation.
 """
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.errors import ExtensionError
+from sphinx.transforms import SphinxTransform
 
 ROOT = Path(__file__).resolve().parents[2]
 MATHJAX = ROOT / ".site-deps" / "node_modules" / "mathjax" / "es5"
 MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml/fonts", "ui", "a11y")
+LOCALES = ROOT / "locales"
+# language code -> (where its site lies below the English one, the link that leads to it)
+EDITIONS = {"en": ("", "English edition"), "zh_CN": ("zh_CN/", "中文版")}
+HTML_LANG = {"en": "en", "zh_CN": "zh-CN"}
+# myst-nb's buttons over folded cells are configuration, not text of the chapters
+CODE_PROMPTS = {"zh_CN": {"nb_code_prompt_show": "显示代码单元", "nb_code_prompt_hide": "隐藏代码单元"}}
+LETTER = re.compile(r"[^\W\d_]")
 
 
 def check_mathjax(app) -> None:
@@ -54,6 +70,104 @@ def unique_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = unique
 
 
+class NumbersAreNotTranslated(SphinxTransform):
+    """Text with no letter in it (numbers, signs) and displayed formulas and code (a listing that
+    ``show_source`` prints as LaTeX is a formula to Sphinx) read the same in every edition; leaving
+    them out of the catalogue keeps a re-run's new numbers from leaving messages untranslated."""
+
+    default_priority = 10  # before sphinx.transforms.i18n.Locale (20) reads the catalogue
+
+    def apply(self, **kwargs) -> None:
+        for node in self.document.findall(nodes.TextElement):
+            if isinstance(node, nodes.math_block) or (not isinstance(node, nodes.Inline)
+                                                      and not LETTER.search(node.astext())):
+                node["translatable"] = False
+
+
+def glue_in_translated_paragraphs() -> None:
+    """myst-nb parses each translated paragraph as a small document of its own, which does not see
+    the notebook's glue data (``{glue:text}`key``` then fails); such a paragraph reads the value from
+    the glue cache that myst-nb wrote for the page while it parsed the notebook."""
+    from myst_nb.ext.glue import roles, utils
+
+    retrieve = roles.retrieve_glue_data
+
+    def retrieve_also_in_translations(document, key):
+        try:
+            return retrieve(document, key)
+        except utils.RetrievalError:
+            env = getattr(document.settings, "env", None)
+            if env is None or not str(document.current_source or "").endswith("<translated>"):
+                raise
+            *folders, name = env.docname.split("/")
+            cache = Path(env.mystnb_config.output_folder, *folders, f"{name}.glue.json")
+            glued = json.loads(cache.read_text()) if cache.is_file() else {}
+            if key not in glued:
+                raise
+            return utils.VariableOutput(data=glued[key]["data"], metadata=glued[key].get("metadata", {}),
+                                        nb_renderer=None, vtype="glue")
+
+    roles.retrieve_glue_data = retrieve_also_in_translations
+
+
+def edition_settings(app, config) -> None:
+    """The site's title in the edition's language, from the catalogue that translates the
+    introduction's heading of the same words; myst-nb's folded-cell buttons in that language; the
+    search's words."""
+    if config.language == "en":
+        return
+    for name, value in CODE_PROMPTS.get(config.language, {}).items():
+        setattr(config, name, value)
+    if config.language.startswith("zh"):
+        search_glossary_terms(app, config)
+    from babel.messages.pofile import read_po
+
+    for catalogue in sorted((LOCALES / config.language / "LC_MESSAGES").rglob("*.po")):
+        with catalogue.open("rb") as handle:
+            message = read_po(handle).get(config.html_title)
+        if message is not None and message.string and not message.fuzzy:
+            config.html_title = message.string
+            return
+    raise ExtensionError(f"the book's title {config.html_title!r} has no {config.language} translation "
+                         f"in {LOCALES.relative_to(ROOT)}/{config.language}; run `make translation-status`")
+
+
+def search_glossary_terms(app, config) -> None:
+    """Chinese has no spaces between words: Sphinx's search cuts the text into words with jieba,
+    which is told the glossary's terms (条件变分自编码器, 重要性采样, ...), so that a reader's search
+    for one of them finds it as a word."""
+    try:
+        import jieba  # noqa: F401
+    except ImportError:
+        raise ExtensionError("the Chinese site's search needs jieba to find words: pip install jieba "
+                             "(requirements.txt lists it)") from None
+    from translations import read_glossary  # book/_ext, beside this file
+
+    words = Path(app.doctreedir) / "glossary-words.txt"
+    words.parent.mkdir(parents=True, exist_ok=True)
+    terms = {term for chinese in read_glossary().values() for term in re.split(r"[\s（）()]+", chinese)}
+    words.write_text("".join(f"{term}\n" for term in sorted(terms) if len(term) > 1), encoding="utf-8")
+    config.html_search_options = {**(config.html_search_options or {}), "dict": str(words)}
+
+
+def edition_links(app, pagename, templatename, context, doctree) -> None:
+    """A link from each page to the same page in the other editions, at the top of the article, and
+    ``<link rel="alternate" hreflang>`` in the head for search engines."""
+    language = app.config.language
+    if language not in EDITIONS or doctree is None:
+        return
+    to_site_root = "../" * pagename.count("/") + ("../" if EDITIONS[language][0] else "")
+    links, alternates = [], []
+    for other, (folder, text) in EDITIONS.items():
+        href = html.escape(f"{to_site_root}{folder}{pagename}.html")
+        alternates.append(f'<link rel="alternate" hreflang="{HTML_LANG[other]}" href="{href}">')
+        if other != language:
+            links.append(f'<a class="edition-link" href="{href}" hreflang="{HTML_LANG[other]}" '
+                         f'lang="{HTML_LANG[other]}">{html.escape(text)}</a>')
+    context["metatags"] = context.get("metatags", "") + "\n".join(alternates)
+    context["body"] = f'<nav class="book-editions" aria-label="Editions">{" ".join(links)}</nav>\n' + context["body"]
+
+
 def _register_author_year_style() -> None:
     from pybtex.plugin import register_plugin
     from pybtex.style.formatting.unsrt import Style as UnsrtStyle
@@ -83,4 +197,8 @@ def setup(app):
     app.connect("builder-inited", check_mathjax)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", unique_scripts, priority=900)  # after every extension added its own
+    app.connect("html-page-context", edition_links)
+    app.connect("config-inited", edition_settings)
+    app.add_transform(NumbersAreNotTranslated)
+    glue_in_translated_paragraphs()
     return {"parallel_read_safe": True, "parallel_write_safe": True}

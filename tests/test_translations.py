@@ -1,0 +1,87 @@
+"""The Chinese edition keeps up with the English text: every message of the current English chapters
+has a translation that is not fuzzy and carries over the markup, the numbers and the glossary's terms
+(book/_ext/translations.py). The site's own checks of the Chinese pages are in test_browser.py."""
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import translations  # noqa: E402  (the book's tool, not a package)
+
+GLOSSARY = translations.read_glossary()
+
+
+def test_every_message_of_the_english_text_is_translated_and_none_is_fuzzy():
+    done = subprocess.run([sys.executable, str(ROOT / "book" / "_ext" / "translations.py"), "status", "--show", "20"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "untranslated" in done.stdout  # the table was printed: the check ran over the chapters
+
+
+def test_the_glossary_fixes_the_terms_a_chinese_reader_expects():
+    expected = {"conditional variational autoencoder": "条件变分自编码器", "evidence lower bound": "证据下界",
+                "importance sampling": "重要性采样", "recognition network": "识别网络", "prior network": "先验网络",
+                "generation network": "生成网络", "reparameterisation": "重参数化"}
+    for english, chinese in expected.items():
+        assert GLOSSARY.get(english) == chinese, english
+
+
+def test_a_faithful_translation_has_no_problems():
+    english = ("The **baseline** reaches {glue:text}`baseline_nll_1:.1f` nats with $q(z\\mid x,y)$ over seeds 0, 1 "
+               "([Pyro](https://pyro.ai), `max_epochs`).")
+    chinese = ("**基线**在种子 0、1 上以 $q(z\\mid x,y)$ 达到 {glue:text}`baseline_nll_1:.1f` nats"
+               "（[Pyro](https://pyro.ai)，`max_epochs`）。")
+    assert translations.translation_problems(english, chinese, GLOSSARY) == []
+
+
+@pytest.mark.parametrize("chinese, problem", [
+    ("**基线**在种子 0、1 上达到 {glue:text}`baseline_nll_1:.1f` nats（[Pyro](https://pyro.ai)，`max_epochs`）。",
+     "code, math, roles"),  # the formula was dropped
+    ("**基线**在种子 0、2 上以 $q(z\\mid x,y)$ 达到 {glue:text}`baseline_nll_1:.1f` nats（[Pyro](https://pyro.ai)，"
+     "`max_epochs`）。", "numbers"),  # a seed changed
+    ("**基准**在种子 0、1 上以 $q(z\\mid x,y)$ 达到 {glue:text}`baseline_nll_1:.1f` nats（[Pyro](https://pyro.ai)，"
+     "`max_epochs`）。", "glossary"),  # another word for the baseline
+    ("**基线**在种子 0、1 上以 $q(z\\mid x,y)$ 达到 {glue:text}`baseline_nll_2:.1f` nats（[Pyro](https://pyro.ai)，"
+     "`max_epochs`）。", "code, math, roles"),  # another glued number
+])
+def test_a_translation_that_changes_markup_numbers_or_terms_is_caught(chinese, problem):
+    english = ("The **baseline** reaches {glue:text}`baseline_nll_1:.1f` nats with $q(z\\mid x,y)$ over seeds 0, 1 "
+               "([Pyro](https://pyro.ai), `max_epochs`).")
+    problems = translations.translation_problems(english, chinese, GLOSSARY)
+    assert len(problems) == 1 and problem in problems[0], problems
+
+
+def test_a_numbered_heading_must_not_read_as_a_numbered_list():
+    # the English heading "# 3. The conditional VAE" gives the message "3. The conditional VAE"; its
+    # translation is parsed as Markdown on its own, where "3. 条件 VAE" is a list (Sphinx then keeps
+    # the English title)
+    assert translations.translation_problems("3. The conditional VAE", "3\\. 条件 VAE", GLOSSARY) == []
+    problems = translations.translation_problems("3. The conditional VAE", "3. 条件 VAE", GLOSSARY)
+    assert len(problems) == 1 and "numbered heading" in problems[0]
+
+
+def test_terms_inside_code_and_math_are_not_held_to_the_glossary():
+    english = "Call `train_baseline` with `epochs=3`."
+    assert translations.translation_problems(english, "调用 `train_baseline`，参数为 `epochs=3`。", GLOSSARY) == []
+
+
+def test_fuzzy_missing_and_empty_translations_are_counted(tmp_path):
+    template, catalogue = tmp_path / "chapter.pot", tmp_path / "chapter.po"
+    template.write_text('msgid ""\nmsgstr ""\n\nmsgid "Done."\nmsgstr ""\n\nmsgid "Changed."\nmsgstr ""\n\n'
+                        'msgid "Empty."\nmsgstr ""\n\nmsgid "New."\nmsgstr ""\n', encoding="utf-8")
+    catalogue.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                         'msgid "Done."\nmsgstr "完成。"\n\n#, fuzzy\nmsgid "Changed."\nmsgstr "旧的。"\n\n'
+                         'msgid "Empty."\nmsgstr ""\n', encoding="utf-8")
+    state = translations.chapter_status(template, catalogue)
+    assert state["translated"] == ["Done."] and state["fuzzy"] == ["Changed."]
+    assert state["untranslated"] == ["Empty.", "New."]
+
+
+def test_catalogues_hold_no_machine_paths_or_line_numbers():
+    for catalogue in (ROOT / "locales").rglob("*.po"):
+        text = catalogue.read_text(encoding="utf-8")
+        assert "\n#: " not in text, f"{catalogue.name}: source locations churn with every edit (gettext_location)"
+        assert "/work/" not in text and "/home/" not in text, catalogue.name
