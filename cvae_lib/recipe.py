@@ -32,10 +32,7 @@ class Recipe:
         """This recipe squeezed into a profile of ``max_epochs`` (the ``fast`` smoke run): a cosine
         ends by the last epoch and the KL warm-up takes at most half of them. The ``full``
         profile's 100 epochs leave the published recipe as it is."""
-        def squeezed(schedule: Schedule) -> Schedule:
-            return dataclasses.replace(schedule, cosine_epochs=min(schedule.cosine_epochs, max_epochs))
-
-        return dataclasses.replace(self, baseline=squeezed(self.baseline), cvae=squeezed(self.cvae),
+        return dataclasses.replace(self, baseline=self.baseline.within(max_epochs), cvae=self.cvae.within(max_epochs),
                                    kl_warmup_epochs=min(self.kl_warmup_epochs, max_epochs // 2))
 
     def train_baseline(self, data: QuadrantData, config: RunConfig, **options) -> TrainedModel:

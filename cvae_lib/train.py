@@ -55,6 +55,19 @@ class Schedule:
             factor *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress / self.cosine_epochs)))
         return factor
 
+    def within(self, max_epochs: int) -> Schedule:
+        """This schedule squeezed into ``max_epochs``: a cosine ends by the last epoch."""
+        return dataclasses.replace(self, cosine_epochs=min(self.cosine_epochs, max_epochs))
+
+    def epoch_limit(self, max_epochs: int) -> int:
+        """At most ``max_epochs``, and a cosine's length when it has one."""
+        return min(max_epochs, self.cosine_epochs or max_epochs)
+
+    @property
+    def step_factor(self) -> Callable[[float], float] | None:
+        """What the loop scales the rate by before every step; ``None`` for a constant rate."""
+        return self.lr_factor if self.warmup_epochs or self.cosine_epochs else None
+
     def changes(self) -> dict:
         """The fields that differ from the constant-rate default, except ``lr`` (stored on its own):
         what a checkpoint's configuration records, so that older checkpoints still match."""
@@ -80,12 +93,12 @@ def _fit(objective, data: QuadrantData, extra: tuple, config: RunConfig, schedul
     """The loop on a quadrant task: (inputs, targets, *extra) batches, the profile's limits."""
     train_extra, val_extra = extra
     profile = config.profile
-    max_epochs = min(profile.max_epochs, schedule.cosine_epochs or profile.max_epochs)
+    max_epochs = schedule.epoch_limit(profile.max_epochs)
     return fit(objective, (data.train.inputs, data.train.targets, *train_extra),
                (data.val.inputs, data.val.targets, *val_extra), lr=schedule.lr, max_epochs=max_epochs,
                patience=profile.patience, batch_size=schedule.batch_size or profile.batch_size,
                progress=progress, device=config.device, desc=desc,
-               lr_factor=schedule.lr_factor if schedule.warmup_epochs or schedule.cosine_epochs else None,
+               lr_factor=schedule.step_factor,
                **hooks)
 
 
@@ -241,9 +254,8 @@ def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Modu
     if max_epochs is not None and (type(max_epochs) is not int or max_epochs < 1):
         raise ValueError(f"max_epochs must be a positive int or None, got {max_epochs!r}")
     max_epochs = profile.max_epochs if max_epochs is None else min(max_epochs, profile.max_epochs)
-    if schedule.cosine_epochs:
-        schedule = dataclasses.replace(schedule, cosine_epochs=min(schedule.cosine_epochs, max_epochs))
-        max_epochs = schedule.cosine_epochs
+    schedule = schedule.within(max_epochs)
+    max_epochs = schedule.epoch_limit(max_epochs)
     checkpoint_config = _with_schedule(
         {"format": CHECKPOINT_FORMAT, "kind": name, "profile": profile.training_dict(), "seed": config.seed,
          "lr": schedule.lr, "model": model, "data_sizes": {k: v for k, v in data.sizes().items() if k != "test"},
@@ -255,7 +267,7 @@ def train_or_load_digit_model(name: str, data, build: Callable[[], torch.nn.Modu
         result = fit(make_objective(module), data.train, data.val, lr=schedule.lr, max_epochs=max_epochs,
                      patience=profile.patience, batch_size=schedule.batch_size or profile.batch_size,
                      progress=progress, device=config.device, desc=name,
-                     lr_factor=schedule.lr_factor if schedule.warmup_epochs or schedule.cosine_epochs else None)
+                     lr_factor=schedule.step_factor)
         return result, {}
 
     return train_or_load(checkpoint_config, build, train, checkpoint_path, _fetch(config, progress))

@@ -115,11 +115,11 @@ def tidy(path: Path) -> None:
     catalogue.project, catalogue.version = "Conditional VAEs, executable", ""
     catalogue.last_translator = catalogue.language_team = "The CVAE book's translators"
     catalogue.copyright_holder = "The CVAE book authors"
+    from cvae_lib.util import atomic_write_bytes
+
     text = io.BytesIO()
     write_po(text, catalogue, width=0, include_previous=True)
-    partial = path.with_suffix(".po.partial")  # written whole, then renamed: never half a catalogue
-    partial.write_bytes(text.getvalue())
-    partial.replace(path)
+    atomic_write_bytes(text.getvalue(), path)  # never half a catalogue
 
 
 def read_catalogue(path: Path):
