@@ -33,6 +33,26 @@ def plot_image_rows(images, row_labels=None, column_labels=None, title: str | No
     return fig
 
 
+def plot_misses(samples, read, per_row: int = 6, cell: float = 0.75):
+    """What fidelity counts against a model: for each digit asked for (row d of ``samples``,
+    ``(10, N, 28, 28)``), its first ``per_row`` samples that the classifier reads (``read``,
+    ``(10, N)``) as another digit, each titled with that reading; blank where a row has fewer."""
+    samples, read = torch.as_tensor(samples), torch.as_tensor(read)
+    fig, axes = new_figure(samples.shape[0], per_row, cell=cell)
+    for digit in range(samples.shape[0]):
+        row_label(axes[digit, 0], f"asked {digit}")
+        misses = (read[digit] != digit).nonzero().flatten()[:per_row].tolist()
+        for column, index in enumerate(misses):
+            show_image(axes[digit, column], samples[digit, index])
+            for line in axes[digit, column].lines:  # whole digits: no quadrant lines
+                line.remove()
+            axes[digit, column].set_title(f"read {read[digit, index].item()}", fontsize=FONT, pad=2)
+        for ax in axes[digit, len(misses):]:  # blank, but the row keeps its label
+            ax.spines[:].set_visible(False)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
 def plot_beta_samples(samples_by_beta: dict, digits=(2, 4, 7), per_digit: int = 4):
     """One row per β: ``per_digit`` generated samples of each of ``digits``.
 

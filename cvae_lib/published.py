@@ -36,7 +36,7 @@ PUBLISHED_PROFILE = "full"  # the archive's results/ are this profile's
 PUBLISHED_FILES = (
     "checkpoints/full/q[123]/seed0/*.pt",
     "checkpoints/full/q[123]/seed0/evaluation*.json",
-    "checkpoints/full/digits/seed0/digit_classifier.pt",  # chapter 9's
+    "checkpoints/full/digits/seed0/cnn_digit_classifier.pt",  # chapters 7-9's judge
     # chapter 7's: the textbook design at every β, and q(z|x) concatenated at β = 1 (not the whole sweep)
     "checkpoints/full/digits/seed0/label_cvae_concat_labelled_encoder_beta*.pt",
     "checkpoints/full/digits/seed0/label_cvae_concat_beta1.pt",

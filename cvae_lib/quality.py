@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoints import TrainedModel
-from .data import MASK_VALUE
+from .data import IMAGE_SIZE, MASK_VALUE
 from .digits import NUM_CLASSES, check_labels, mean_pairwise_distance
 from .models import NUM_PIXELS, flatten_images
 from .settings import RunConfig
@@ -25,16 +25,27 @@ from .train import train_or_load_digit_model
 
 
 class DigitClassifier(nn.Module):
-    """An MLP digit classifier (784-1024-1024-10 with dropout); about 98% test accuracy on MNIST."""
+    """A small convolutional digit classifier: two 3×3 convolutions with max-pooling, one hidden
+    layer, dropout; about 99.1% test accuracy on MNIST. Convolutional because the judge's own
+    mistakes count against whatever it measures (an MLP of 784-1024-1024-10 reads 98.2% right)."""
 
-    def __init__(self, hidden: int = 1024, dropout: float = 0.2):
+    def __init__(self, channels: tuple[int, int] = (32, 64), hidden: int = 128, dropout: float = 0.3):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(NUM_PIXELS, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, NUM_CLASSES))
+        first, second = channels
+        self.channels, self.hidden = (first, second), hidden
+        self.net = nn.Sequential(
+            nn.Conv2d(1, first, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(first, second, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(second * 7 * 7, hidden), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(hidden, NUM_CLASSES))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(flatten_images(images))
+        return self.net(flatten_images(images).reshape(-1, 1, IMAGE_SIZE, IMAGE_SIZE))
+
+    def describe(self) -> str:
+        first, second = self.channels
+        return (f"two 3×3 convolutions ({first} and {second} channels) with max-pooling, "
+                f"{self.hidden} hidden units")
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
@@ -51,13 +62,15 @@ class DigitClassifier(nn.Module):
 CLASSIFIER_SEED = 0  # one measuring instrument for every seed of the models it measures
 
 
-def train_or_load_digit_classifier(data, config: RunConfig, *, hidden: int = 1024, max_epochs: int | None = 20,
+def train_or_load_digit_classifier(data, config: RunConfig, *, channels: tuple[int, int] = (32, 64),
+                                   hidden: int = 128, max_epochs: int | None = 20,
                                    progress: bool = True) -> TrainedModel:
-    """The measuring instrument of chapter 9, trained once per profile on whole MNIST digits
+    """The measuring instrument of chapters 7 to 9, trained once per profile on whole MNIST digits
     (with its own seed, whatever the seed of the run that uses it)."""
-    return train_or_load_digit_model("digit_classifier", data, lambda: DigitClassifier(hidden),
+    return train_or_load_digit_model("cnn_digit_classifier", data, lambda: DigitClassifier(channels, hidden),
                                      ClassifierObjective, config.with_seed(CLASSIFIER_SEED),
-                                     model={"hidden": hidden}, max_epochs=max_epochs, progress=progress)
+                                     model={"channels": list(channels), "hidden": hidden},
+                                     max_epochs=max_epochs, progress=progress)
 
 
 class ClassifierObjective:

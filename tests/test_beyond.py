@@ -134,10 +134,21 @@ def test_classifier_cvae_learns_the_label_and_shares_z_along_a_row(digits):
 
 def test_digit_classifier_trains_above_chance(digits):
     torch.manual_seed(0)
-    trained = train_or_load_digit_model("classifier", digits, lambda: DigitClassifier(hidden=64),
+    trained = train_or_load_digit_model("classifier", digits, lambda: DigitClassifier((8, 16), hidden=64),
                                         ClassifierObjective, model={"hidden": 64}, config=config_for(LONGER),
                                         schedule=Schedule(3e-3), checkpoint_path=None, progress=False)
     assert accuracy(trained.module, *digits.test) > 0.5  # chance is 0.1
+
+
+def test_digit_classifier_reads_images_in_any_layout_alike():
+    torch.manual_seed(0)
+    classifier = DigitClassifier((2, 4), hidden=8)
+    images = torch.rand(2, 3, 28, 28)  # (samples, images, 28, 28) as completions come
+    read = classifier.predict(images)
+    assert read.shape == (2, 3)
+    assert torch.equal(classifier.predict(images.reshape(2, 3, 784)), read)
+    assert torch.equal(classifier.predict(images.reshape(6, 28, 28)), read.reshape(6))
+    assert "2 and 4 channels" in classifier.describe()
 
 
 def test_entropy_of_sample_labels():
@@ -175,7 +186,7 @@ def test_digit_models_respect_an_epoch_cap_that_is_part_of_the_checkpoint(digits
     from cvae_lib.checkpoints import CheckpointError
 
     make = lambda cap: train_or_load_digit_model(
-        "classifier", digits, lambda: DigitClassifier(hidden=16), ClassifierObjective, model={"hidden": 16},
+        "classifier", digits, lambda: DigitClassifier((2, 4), hidden=16), ClassifierObjective, model={"hidden": 16},
         config=config_for(LONGER), max_epochs=cap, checkpoint_path=tmp_path / "c.pt", progress=False)
     assert make(2).epochs_run == 2
     with pytest.raises(CheckpointError, match="max_epochs"):

@@ -44,6 +44,7 @@ def _figures():
                                                           samples, torch.randint(0, 10, (10, 5))),
         "image rows": digit_plots.plot_image_rows(samples[:, :4], [f"asked {d}" for d in range(10)],
                                                   title="β = 1"),
+        "misses": digit_plots.plot_misses(samples, torch.arange(50).reshape(10, 5) % 10, per_row=4),
         "β samples": digit_plots.plot_beta_samples({b: samples for b in (1e-5, 1e-2, 1.0)}),
         "β sweep": digit_plots.plot_sweep_with_errors(
             (1e-5, 1e-2, 1.0), {name: _sweep(i) for i, name in enumerate(("q(z | x), label added",
@@ -81,4 +82,16 @@ def test_a_grid_title_sits_above_its_column_labels():
     title = fig._suptitle.get_window_extent(renderer)
     columns = [ax.title.get_window_extent(renderer) for ax in fig.axes[:2]]
     assert all(title.y0 >= column.y1 for column in columns)
+    plt.close(fig)
+
+
+def test_the_misses_figure_shows_only_samples_read_as_another_digit():
+    samples = synthetic_images(30).reshape(10, 3, 28, 28)
+    read = torch.arange(10).unsqueeze(1).repeat(1, 3)  # every sample read as asked ...
+    read[2, 1], read[7, 0], read[7, 2] = 5, 1, 9  # ... but three
+    fig = digit_plots.plot_misses(samples, read, per_row=2)
+    shown = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert shown == ["read 5", "read 1", "read 9"]
+    assert sum(len(ax.images) for ax in fig.axes) == 3  # the other cells are blank
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == [f"asked {d}" for d in range(10)]
     plt.close(fig)

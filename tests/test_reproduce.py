@@ -128,7 +128,7 @@ def test_completion_quality_is_stored_per_seed_with_the_classifier(tiny_run):
         assert all(0 <= v <= 1 for v in per_seed)
         assert column["cvae_best_of_k_mse"]["mean"] >= 0
     assert (base / "out" / "quality.md").read_text() == report.render_quality_markdown(results)
-    assert (base / "ckpt" / "tiny" / "digits" / "seed0" / "digit_classifier.pt").exists()
+    assert (base / "ckpt" / "tiny" / "digits" / "seed0" / "cnn_digit_classifier.pt").exists()
 
 
 def test_evaluations_are_reused_only_while_the_checkpoints_are_unchanged(tiny_run, tmp_path):
