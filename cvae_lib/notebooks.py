@@ -99,13 +99,14 @@ def timings_markdown(root=None):
     if not chapters:
         return Markdown("*No timings recorded yet: run `make book-execute`.*")
 
-    def minutes(entry, key, chapter):
+    def minutes(entry, key, chapter):  # the unit in the header: a bare number is not re-translated per run
         value = entry.get(key, {}).get(chapter)
-        return "–" if value is None else f"{value / 60:.1f} min"
+        return "–" if value is None else f"{value / 60:.1f}"
 
     rows = [[chapter, minutes(full, "seconds", chapter), minutes(full, "from_scratch_seconds", chapter),
              minutes(fast, "seconds", chapter)] for chapter in chapters]
-    header = ["chapter", "`full`, models on disk", "`full`, from scratch", "`fast` smoke run"]
+    header = ["chapter", "`full`, models on disk (minutes)", "`full`, from scratch (minutes)",
+              "`fast` smoke run (minutes)"]
     table = markdown_table(header, rows, "lrrr")
     machines = "; ".join(f"`{name}`: {entry['machine']}" for name, entry in (("full", full), ("fast", fast))
                          if entry.get("machine"))

@@ -110,3 +110,16 @@ def test_settings_are_resolved_once_at_the_top_of_each_chapter(path):
 def test_the_notebooks_are_the_source_of_the_book():
     # nothing in book/ writes the chapters: an edit saved in Jupyter or Colab is the whole change
     assert sorted(p.name for p in (ROOT / "book").glob("*.py")) == []
+
+
+def test_the_timing_table_holds_numbers_under_headers_that_name_the_unit(tmp_path):
+    # a cell with a word in it ("2.4 min") would be a new message of the Chinese edition at every run
+    from cvae_lib.notebooks import timings_markdown
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "timings.json").write_text(json.dumps({
+        "full": {"seconds": {"02_baseline": 6.0}, "from_scratch_seconds": {"02_baseline": 306.0}},
+        "fast": {"seconds": {"02_baseline": 30.0, "07_label_cvae": 90.0}}, "last_profile": "full"}))
+    lines = timings_markdown(tmp_path).data.splitlines()
+    assert lines[0].count("(minutes)") == 3
+    assert lines[2:4] == ["| 02_baseline | 0.1 | 5.1 | 0.5 |", "| 07_label_cvae | – | – | 1.5 |"]
