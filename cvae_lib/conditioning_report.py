@@ -68,10 +68,11 @@ def _cell(numbers: dict, decimals: int) -> str:
     return f"{numbers['mean']:.{decimals}f} ± {numbers['std']:.{decimals}f}"
 
 
-def _footnote(results: dict) -> str:
+def _footnote(results: dict, keys) -> str:
     seeds = results["seeds"]
+    samples = (f"; fidelity over {results['samples_per_digit']:,} samples per digit" if "fidelity" in keys else "")
     return (f"\nProfile `{results['profile']}`, {'mean ± standard deviation over seeds ' if len(seeds) > 1 else 'seed '}"
-            f"{', '.join(map(str, seeds))}; fidelity over {results['samples_per_digit']:,} samples per digit.\n")
+            f"{', '.join(map(str, seeds))}{samples}.\n")
 
 
 def label_table_markdown(results: dict, designs, beta: float, keys) -> str:
@@ -80,7 +81,7 @@ def label_table_markdown(results: dict, designs, beta: float, keys) -> str:
             + [_cell(label_numbers(results, *design, beta, key), MEASURES[key][1]) for key in keys]
             for design in designs]
     table = markdown_table([f"β = {beta:g}", *(MEASURES[k][0] for k in keys)], rows, "l" + "r" * len(keys))
-    return table + "\n" + _footnote(results)
+    return table + "\n" + _footnote(results, keys)
 
 
 def rows_table_markdown(results: dict, pairs, keys) -> str:
@@ -89,7 +90,7 @@ def rows_table_markdown(results: dict, pairs, keys) -> str:
             + [_cell(label_numbers(results, *design, beta, key), MEASURES[key][1]) for key in keys]
             for design, beta in pairs]
     table = markdown_table(["design", "β", *(MEASURES[k][0] for k in keys)], rows, "lr" + "r" * len(keys))
-    return table + "\n" + _footnote(results)
+    return table + "\n" + _footnote(results, keys)
 
 
 def sweep_table_markdown(results: dict, designs, keys) -> str:
@@ -107,7 +108,7 @@ def classifier_table_markdown(results: dict, keys, label_design=("x,c", "concat"
                 + [_cell(label_numbers(results, *label_design, beta, key), MEASURES[key][1]) if key else "—"
                    for key in label_keys])
     table = markdown_table(["", *(MEASURES[k][0] for k in keys)], rows, "l" + "r" * len(keys))
-    return table + "\n" + _footnote(results)
+    return table + "\n" + _footnote(results, keys)
 
 
 def plot_conditioning_sweep(results: dict, designs, keys):

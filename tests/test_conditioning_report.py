@@ -38,6 +38,9 @@ def test_the_label_table_shows_the_mean_and_spread_over_seeds():
     assert lines[2] == "| q(z \\| x, c), label concatenated | 0.955 ± 0.007 | 10.5 ± 0.7 |"
     assert lines[3].startswith("| q(z \\| x), label added | 0.405 ± 0.007 |")
     assert "mean ± standard deviation over seeds 0, 1" in table
+    assert "samples per digit" in table  # fidelity is a column: how many samples it is measured on
+    without = report.label_table_markdown(_results(), [("x,c", "concat")], 1.0, ["active_units"])
+    assert "samples per digit" not in without
     with pytest.raises(KeyError, match="add_relu"):
         report.label_numbers(_results(), "x", "add_relu", 1.0, "fidelity")
 
