@@ -108,6 +108,12 @@ def digit_consistency(read: torch.Tensor) -> float:
     return (read == read.mode(dim=0).values).float().mean().item()
 
 
+def fidelity_samples(model, seed: int) -> torch.Tensor:
+    """The label CVAE's digits that fidelity is measured on: :data:`SAMPLES_PER_DIGIT` per digit,
+    z from the prior; ``(10, samples, 28, 28)``, row d asked for digit d."""
+    return model.generate(torch.arange(NUM_CLASSES), SAMPLES_PER_DIGIT, seed=seed)
+
+
 def label_cvae_numbers(model, digits, classifier, seed: int) -> dict:
     """Everything chapter 7 quotes about one trained label CVAE (test split)."""
     seed_everything(seed)  # the reconstruction term draws z
@@ -115,7 +121,7 @@ def label_cvae_numbers(model, digits, classifier, seed: int) -> dict:
     images, labels = digits.test
     with torch.no_grad():
         reconstruction, kl = model.loss_terms(images, labels)
-    generated = model.generate(torch.arange(NUM_CLASSES), SAMPLES_PER_DIGIT, seed=seed)  # (label, sample, 28, 28)
+    generated = fidelity_samples(model, seed)
     read = classifier.predict(generated)  # row d asked for digit d
     return {"fidelity": (read == torch.arange(NUM_CLASSES).unsqueeze(1)).float().mean().item(),
             "digit_consistency": digit_consistency(read.T),

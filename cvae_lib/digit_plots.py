@@ -10,6 +10,13 @@ import torch
 from .plots import FONT, MAX_WIDTH, TITLE_FONT, new_figure, row_label, show_image
 
 
+def show_digit(ax, image):
+    """A whole digit: :func:`~cvae_lib.plots.show_image` without the quadrant lines."""
+    show_image(ax, image)
+    for line in ax.lines:
+        line.remove()
+
+
 def plot_image_rows(images, row_labels=None, column_labels=None, title: str | None = None, cell: float = 0.6):
     """A grid of whole images ``(rows, columns, 28, 28)`` with optional row and column labels."""
     images = torch.as_tensor(images)
@@ -17,9 +24,7 @@ def plot_image_rows(images, row_labels=None, column_labels=None, title: str | No
     fig, axes = new_figure(rows, cols, cell=cell)
     for r in range(rows):
         for c in range(cols):
-            show_image(axes[r, c], images[r, c])
-            for line in axes[r, c].lines:  # whole digits: no quadrant lines
-                line.remove()
+            show_digit(axes[r, c], images[r, c])
     for r, text in enumerate(row_labels or []):
         row_label(axes[r, 0], text)
     for c, text in enumerate(column_labels or []):
@@ -43,9 +48,7 @@ def plot_misses(samples, read, per_row: int = 6, cell: float = 0.75):
         row_label(axes[digit, 0], f"asked {digit}")
         misses = (read[digit] != digit).nonzero().flatten()[:per_row].tolist()
         for column, index in enumerate(misses):
-            show_image(axes[digit, column], samples[digit, index])
-            for line in axes[digit, column].lines:  # whole digits: no quadrant lines
-                line.remove()
+            show_digit(axes[digit, column], samples[digit, index])
             axes[digit, column].set_title(f"read {read[digit, index].item()}", fontsize=FONT, pad=2)
         for ax in axes[digit, len(misses):]:  # blank, but the row keeps its label
             ax.spines[:].set_visible(False)

@@ -36,7 +36,7 @@ class DigitClassifier(nn.Module):
         self.net = nn.Sequential(
             nn.Conv2d(1, first, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
             nn.Conv2d(first, second, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(second * 7 * 7, hidden), nn.ReLU(),
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(second * (IMAGE_SIZE // 4) ** 2, hidden), nn.ReLU(),
             nn.Dropout(dropout), nn.Linear(hidden, NUM_CLASSES))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
