@@ -224,7 +224,9 @@ def closest_inputs_across_labels(split: QuadrantSplit, label_a: int, label_b: in
     given = split.inputs[0] != MASK_VALUE
     xa = split.inputs[index_a][:, given]
     xb = split.inputs[index_b][:, given]
-    distance = torch.cdist(xa, xb)
+    # pixel by pixel (see digits.mean_pairwise_distance): the matrix-product shortcut's rounding
+    # differs between machines and could reorder near ties, and with them the pairs shown
+    distance = torch.cdist(xa, xb, compute_mode="donot_use_mm_for_euclid_dist")
     pairs, used_a, used_b = [], set(), set()
     for flat in distance.flatten().argsort().tolist():
         i, j = divmod(flat, distance.shape[1])

@@ -47,6 +47,9 @@ def mean_pairwise_distance(samples: torch.Tensor) -> float:
     flat = samples.reshape(samples.shape[0], samples.shape[1], -1)
     if flat.shape[1] < 2:
         raise ValueError("diversity needs at least two samples per group")
-    distances = torch.cdist(flat, flat)
+    # Differences taken pixel by pixel, not through ||a||^2 + ||b||^2 - 2ab (cdist's matrix-product
+    # shortcut for many rows): that shortcut leaves about 1e-3 between two identical images, and a
+    # different amount with each BLAS and thread count; here identical samples are exactly 0 apart.
+    distances = torch.cdist(flat, flat, compute_mode="donot_use_mm_for_euclid_dist")
     k = flat.shape[1]
     return (distances.sum() / (flat.shape[0] * k * (k - 1))).item()

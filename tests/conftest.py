@@ -1,4 +1,4 @@
-"""Fixtures shared by the test modules: the built site."""
+"""Fixtures shared by the test modules: the built site, and one fast run of the command line."""
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +20,15 @@ def site(tmp_path_factory):
         done = subprocess.run(command, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def fast_cli_run(tmp_path_factory):
+    """`python -m cvae_lib reproduce --profile fast --quadrants 3` run once, from the command line as
+    a user types it: its folder (out/, ckpt/) and the finished process. Trained once for the
+    end-to-end test and for the fault tests, which break copies of it."""
+    base = tmp_path_factory.mktemp("fast_cli_run")
+    done = subprocess.run([sys.executable, "-m", "cvae_lib", "reproduce", "--profile", "fast", "--quadrants", "3",
+                           "--out", str(base / "out"), "--checkpoint-dir", str(base / "ckpt"), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    return base, done

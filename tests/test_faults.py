@@ -46,10 +46,11 @@ def _one_line(capsys) -> str:
 
 
 @pytest.fixture(scope="module")
-def fast_run(tmp_path_factory):
-    """A finished fast run of one setting: its checkpoints and results, to break copies of."""
-    base = tmp_path_factory.mktemp("fast")
-    assert main(_reproduce(base)) == 0
+def fast_run(fast_cli_run):
+    """A finished fast run of one setting (``_reproduce``'s command): its checkpoints and results,
+    to break copies of."""
+    base, done = fast_cli_run
+    assert done.returncode == 0, done.stderr
     return base
 
 
@@ -157,14 +158,22 @@ def test_a_bad_device_is_refused_even_when_nothing_needs_one(device, message, co
 def test_an_interrupted_run_says_what_it_kept_and_exits_130(tmp_path):
     command = [sys.executable, "-m", "cvae_lib", *_reproduce(tmp_path)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(12)  # past the imports, into loading data or training
+    # Interrupt while the CVAE trains: right after the baseline's checkpoint appears. A fixed delay
+    # was a race: on a fast machine the whole fast run had finished, on a slow one not yet begun.
+    baseline = tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "baseline.pt"
+    deadline = time.monotonic() + 300
+    while not baseline.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert baseline.exists() and process.poll() is None, "the run never reached the CVAE's training"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == 130, err
     assert err.strip().startswith("python -m cvae_lib: interrupted; kept:") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "cll.json").exists()
     assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written
+    assert not baseline.with_name("cvae.pt").exists()
+    load_checkpoint(baseline)  # what was finished before the interrupt is kept, whole
 
 
 def test_a_checkpoint_whose_contents_changed_is_refused(tmp_path):

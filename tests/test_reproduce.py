@@ -178,16 +178,15 @@ def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
-def test_cli_reproduces_the_fast_profile_end_to_end(tmp_path):
-    done = _cli("reproduce", "--profile", "fast", "--quadrants", "3", "--seed", "0", "--out",
-                str(tmp_path / "res"), "--checkpoint-dir", str(tmp_path / "ckpt"), "--no-progress")
+def test_cli_reproduces_the_fast_profile_end_to_end(fast_cli_run):
+    base, done = fast_cli_run  # `reproduce --profile fast --quadrants 3`, seed 0 by default
     assert done.returncode == 0, done.stderr
-    results = json.loads((tmp_path / "res" / "cll.json").read_text())
-    assert results["profile"] == "fast" and results["test_images"] == 1000
+    results = json.loads((base / "out" / "cll.json").read_text())
+    assert results["profile"] == "fast" and results["test_images"] == 1000 and results["seeds"] == [0]
     column = results["table"]["3"]
     assert column["cvae_is_100"]["mean"] < column["baseline_nll"]["mean"]
-    assert (tmp_path / "res" / "predictions_q3.png").exists()
-    assert (tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
+    assert (base / "out" / "predictions_q3.png").exists()
+    assert (base / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
 
 
 def test_the_ablation_compares_recipes_with_the_published_one_among_them(tiny_run, tmp_path):
