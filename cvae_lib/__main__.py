@@ -29,6 +29,16 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+def _positive_minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not minutes > 0 or minutes == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes above 0")
+    return minutes
+
+
 def _add_run_options(command) -> None:
     """The options every training command shares: the profile, the folders, the progress bars."""
     command.add_argument("--profile", choices=sorted(PROFILES), default=None,
@@ -68,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "chapter's wall time in book/timings.json.")
     book.add_argument("--profile", choices=sorted(PROFILES), default=None,
                       help="run size for the notebooks; default: $CVAE_PROFILE, else full")
+    book.add_argument("--timeout", type=_positive_minutes, default=None, metavar="MINUTES",
+                      help="stop a notebook that runs longer than this (default: 240)")
     book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                       help="only these notebooks (default: all of book/)")
     ablation = commands.add_parser(
@@ -190,7 +202,8 @@ def _run(args, config) -> None:
         from .notebooks import execute_notebooks
         from .settings import get_profile
 
-        execute_notebooks(get_profile(args.profile), args.notebooks or None)
+        limit = {} if args.timeout is None else {"timeout": args.timeout * 60}
+        execute_notebooks(get_profile(args.profile), args.notebooks or None, **limit)
 
 
 def _readme_published_models(readme, manifest_path=None) -> bool:
@@ -213,6 +226,7 @@ def main(argv=None) -> int:
             print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
             return 2
     from .checkpoints import CheckpointError
+    from .notebooks import NotebookFailed
     from .published import PublishError
 
     config = None
@@ -227,7 +241,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"python -m cvae_lib: interrupted; kept: {_kept(args, config)}", file=sys.stderr)
         return 130
-    except (CheckpointError, PublishError, OSError, ValueError, FloatingPointError) as exc:
+    except (CheckpointError, PublishError, NotebookFailed, OSError, ValueError, FloatingPointError) as exc:
         print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -40,20 +40,87 @@ def kernel_environment(profile: RunProfile) -> None:
 
 # Run after each chapter (and removed): the seconds its loaded checkpoints and evaluations took to make.
 _REUSED_PROBE = "from cvae_lib.checkpoints import reused_seconds\nprint(reused_seconds())"
+# The longest one chapter may run before it is stopped (the longest from scratch took about 65 min).
+NOTEBOOK_TIMEOUT = 4 * 3600
 
 
-def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, log=print) -> dict:
-    """Run every notebook in place under ``profile`` and record each one's wall time.
+class NotebookFailed(RuntimeError):
+    """A chapter stopped with an error or ran past its time; its file was left unchanged."""
 
-    The timings go to ``book/timings.json`` (read by the introduction) before the
-    introduction itself runs, so it shows this run's figures.
+
+def execute_notebook(path: Path) -> dict:
+    """Run one notebook in place in a kernel of its own, shut down at the end; return its
+    ``seconds`` and the ``reused`` seconds that making its loaded files took.
+
+    Raises :class:`NotebookFailed` naming the cell and the error; the file is then left unchanged.
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_REUSED_PROBE))  # asked after the chapter, then removed
+    # The widget state is recorded (nbclient 0.11 fails on an Output widget without it), then
+    # dropped: the static page shows a precomputed explorer, not dead sliders.
+    # Figures at twice the pixels of the width they are shown at (IPython's "retina" PNGs, whose
+    # metadata halves the displayed size): sharp on high-density screens, same size on the page.
+    client = NotebookClient(nb, timeout=None, kernel_name="python3", record_timing=False, store_widget_state=True,
+                            extra_arguments=["--InlineBackend.figure_formats={'retina'}"],
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()  # starts the kernel, and shuts it down however the run ends
+    except CellExecutionError as exc:
+        cell = next((i for i, c in enumerate(nb.cells) if any(o.get("output_type") == "error"
+                                                             for o in c.get("outputs", []))), None)
+        where = f"code cell {cell + 1}" if cell is not None else "a cell"
+        raise NotebookFailed(f"{where} raised {exc.ename}: {exc.evalue}".strip()) from None
+    seconds = time.perf_counter() - start
+    probe = nb.cells.pop()
+    reused = float(json.loads(probe.outputs[0]["text"])) if probe.outputs else 0.0
+    nb.metadata.pop("widgets", None)
+    atomic_write_text(nbformat.writes(nb) + "\n", path)
+    return {"seconds": seconds, "reused": reused}
+
+
+def _execute_in_own_process(path: Path, timeout: float) -> dict:
+    """:func:`execute_notebook` in a child process of its own session, killed with its kernel when
+    it runs past ``timeout`` seconds: one chapter's kernel or client state never reaches the next
+    (several chapters in one process used to hang after the first)."""
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "cvae_lib.notebooks", str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the child and the kernel it started
+        child.communicate()
+        limit = f"{timeout / 60:.0f} min" if timeout >= 60 else f"{timeout:.0f} s"
+        raise NotebookFailed(f"still running after {limit}, stopped") from None
+    except KeyboardInterrupt:
+        os.killpg(child.pid, signal.SIGKILL)
+        raise
+    if child.returncode != 0:
+        lines = [line for line in err.splitlines() if line.strip()]
+        raise NotebookFailed(lines[-1].removeprefix("error: ") if lines else f"exit status {child.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def execute_notebooks(profile: RunProfile, notebooks=None, timeout: float = NOTEBOOK_TIMEOUT, log=print,
+                      timings_path: Path | None = None) -> dict:
+    """Run every notebook in place under ``profile``, each in its own process and kernel with at most
+    ``timeout`` seconds, and record each one's wall time.
+
+    The timings go to ``book/timings.json`` (read by the introduction) before the introduction
+    itself runs, so it shows this run's figures. A chapter that fails is named in one line and left
+    unchanged, the others still run; then :class:`NotebookFailed` lists the failed ones.
+    """
     kernel_environment(profile)
     notebooks = [Path(p) for p in (notebooks or book_notebooks())]
-    timings_path = project_root() / BOOK_DIR / TIMINGS_FILE
+    timings_path = timings_path or project_root() / BOOK_DIR / TIMINGS_FILE
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     timings["last_profile"] = profile.name  # which profile the stored outputs come from
     entry = timings.setdefault(profile.name, {})
@@ -61,24 +128,23 @@ def execute_notebooks(profile: RunProfile, notebooks=None, timeout: int = 7200, 
     seconds = entry.setdefault("seconds", {})
     # the time with nothing to load: the measured time plus what making the loaded files took
     from_scratch = entry.setdefault("from_scratch_seconds", {})
+    failed = []
     for path in notebooks:
         if path.name.startswith("00_"):
             atomic_write_json(timings, timings_path)
-        nb = nbformat.read(path, as_version=4)
-        nb.cells.append(nbformat.v4.new_code_cell(_REUSED_PROBE))  # asked after the chapter, then removed
-        start = time.perf_counter()
-        # The widget state is recorded (nbclient 0.11 fails on an Output widget without it), then
-        # dropped: the static page shows a precomputed explorer, not dead sliders.
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, store_widget_state=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        seconds[path.stem] = round(time.perf_counter() - start, 1)
-        probe = nb.cells.pop()
-        reused = float(json.loads(probe.outputs[0]["text"])) if probe.outputs else 0.0
-        from_scratch[path.stem] = round(seconds[path.stem] + reused, 1)
-        nb.metadata.pop("widgets", None)
-        atomic_write_text(nbformat.writes(nb) + "\n", path)
+        try:
+            run = _execute_in_own_process(path, timeout)
+        except NotebookFailed as exc:
+            failed.append(path.name)
+            log(f"{path.name}: failed, left unchanged: {exc}")
+            continue
+        seconds[path.stem] = round(run["seconds"], 1)
+        from_scratch[path.stem] = round(run["seconds"] + run["reused"], 1)
         log(f"{path.name}: {seconds[path.stem]:.0f} s (from scratch: {from_scratch[path.stem]:.0f} s)")
     atomic_write_json(timings, timings_path)
+    if failed:
+        raise NotebookFailed(f"{len(failed)} of {len(notebooks)} notebooks failed ({', '.join(failed)}); "
+                             "open one in Jupyter and run it to see the whole traceback")
     return timings
 
 
@@ -131,3 +197,29 @@ def timings_markdown(root=None):
         "in the files it loaded, which is what a run without them costs on the same machine. A dash: "
         "not measured with this version of the library. "
         + download + ("" if gpu else " No time on a GPU has been measured.") + "\n\n" + status + "\n")
+
+
+def _exit_with_parent() -> None:
+    """End this child when ``execute-book`` ends (killed, say): it must not write its notebook after
+    the command that started it is gone. Its kernel follows it (ipykernel watches its parent)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+if __name__ == "__main__":  # one notebook, in the child process of _execute_in_own_process
+    import sys
+
+    _exit_with_parent()
+    try:
+        print(json.dumps(execute_notebook(Path(sys.argv[1]))))
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
