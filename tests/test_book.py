@@ -47,6 +47,23 @@ def test_colab_buttons_open_the_notebook_of_the_page(site, page, edition):
     assert links[0].endswith(f"/blob/main/{page}.ipynb")
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
+@pytest.mark.parametrize("page", [page for page in NOTEBOOK_PAGES if page != ROOT_PAGE])
+def test_a_chapter_starts_with_the_chapter_then_says_how_to_run_it(site, page, edition):
+    """The setup cells (install, settings, imports) are in the notebook, not between the title and
+    the text: the page goes title, first paragraph, then one sentence with the Colab link."""
+    html = (site / f"{edition}{page}.html").read_text()
+    article = html[html.index("<h1"):]
+    run = re.search(r'<p class="run-chapter">(.*?)</p>', article, re.S)
+    assert run, f"{edition}{page}: no sentence on how to run the chapter"
+    before = article[:run.start()]
+    assert before.count("<p>") == 1 and "cell docutils container" not in before, \
+        f"{edition}{page}: something stands between the title, the first paragraph and how to run it"
+    assert re.search(rf'href="https://colab\.research\.google\.com/github/[^"]+/blob/main/{page}\.ipynb"', run[1])
+    for setup in ("RunConfig.from_environment", "google.colab", "Show code cell content"):
+        assert setup not in html, f"{edition}{page} shows its setup cells ({setup!r})"
+
+
 def test_the_evaluation_page_renders_the_computed_table(site):
     html = (site / "book" / "05_evaluation.html").read_text()
     table = html[html.index("negative CLL (nats per image)") - 2000:]

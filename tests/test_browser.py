@@ -1,7 +1,8 @@
 """The built site in a real browser (Debian's Chromium, driven by Playwright), as a reader meets it:
 at desktop and phone width, every page of both editions (English, and Chinese in zh_CN/) loads
 without a console error, shows every image, renders its math without the network, does not scroll
-sideways, links to the configured repository and to the same page in the other edition.
+sideways, links to the configured repository and to the same page in the other edition, and has
+no serious or critical accessibility finding of axe-core (the engine of the browsers' own audits).
 
 CI installs Chromium (`.ci/run`); elsewhere these tests are skipped when it is missing.
 """
@@ -28,6 +29,7 @@ EDITIONS = {"en": "", "zh-CN": "zh_CN/"}  # <html lang> -> where the edition lie
 EDITION_PAGES = [folder + page for folder in EDITIONS.values() for page in PAGES]
 REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
 WIDTHS = {"desktop": 1400, "phone": 400}
+AXE = ROOT / ".site-deps" / "node_modules" / "axe-core" / "axe.min.js"  # from npm: make site-deps
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -81,7 +83,11 @@ def _open(browser, server, page, width, scheme="light"):
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("page", EDITION_PAGES)
-def test_each_page_loads_cleanly_and_fits_the_screen(browser, server, page, width):
+def test_each_page_as_a_reader_meets_it(browser, server, page, width):
+    """No console error, every image loads, nothing scrolls sideways, nothing serious or critical
+    for axe-core, the math rendered by the site's own MathJax; at desktop width the links into
+    the book's repository and Colab point at the configured repository."""
+    assert AXE.is_file(), f"{AXE.relative_to(ROOT)} is missing: run `make site-deps`"
     with _open(browser, server, page, width) as (tab, problems):
         assert problems == [], f"{page} at {width} px: {problems}"
         broken = tab.evaluate("() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
@@ -89,27 +95,34 @@ def test_each_page_loads_cleanly_and_fits_the_screen(browser, server, page, widt
         assert broken == [], f"{page} shows images that do not load: {broken}"
         overflow = tab.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"{page} scrolls sideways by {overflow} px at {width} px"
+        # axe-core's findings of impact serious or critical (missing names and labels, contrast below
+        # WCAG AA, regions the keyboard cannot reach, ...); the README lists the moderate ones left
+        tab.add_script_tag(path=str(AXE))
+        findings = tab.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+            .violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => `${v.impact} ${v.id} (${v.help}): ` + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join('; '))""")
+        assert findings == [], f"{page} at {width} px: {findings}"
+        _math_is_rendered_from_the_site_itself(tab, server, page)
+        if width == WIDTHS["desktop"]:
+            _links_point_at_the_configured_repository(tab, page)
 
 
-@pytest.mark.parametrize("page", EDITION_PAGES)
-def test_math_is_rendered_from_the_site_itself(browser, server, page):
-    with _open(browser, server, page, WIDTHS["desktop"]) as (tab, problems):
-        math = tab.evaluate("() => document.querySelectorAll('.math').length")
-        rendered = tab.evaluate("() => document.querySelectorAll('.math mjx-container, mjx-container').length")
-        raw = tab.evaluate(r"""() => [...document.querySelectorAll('.math')]
-            .filter(e => !e.querySelector('mjx-container') && /\\\(|\\\[|\$/.test(e.textContent)).length""")
-        assert raw == 0 and rendered >= math, f"{page}: {math} formulas, {rendered} rendered, {raw} left as TeX"
-        sources = tab.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
-        assert all(src.startswith(server) for src in sources), f"{page} loads scripts from elsewhere: {sources}"
+def _math_is_rendered_from_the_site_itself(tab, server, page):
+    math = tab.evaluate("() => document.querySelectorAll('.math').length")
+    rendered = tab.evaluate("() => document.querySelectorAll('.math mjx-container, mjx-container').length")
+    raw = tab.evaluate(r"""() => [...document.querySelectorAll('.math')]
+        .filter(e => !e.querySelector('mjx-container') && /\\\(|\\\[|\$/.test(e.textContent)).length""")
+    assert raw == 0 and rendered >= math, f"{page}: {math} formulas, {rendered} rendered, {raw} left as TeX"
+    sources = tab.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
+    assert all(src.startswith(server) for src in sources), f"{page} loads scripts from elsewhere: {sources}"
 
 
-@pytest.mark.parametrize("page", EDITION_PAGES)
-def test_launch_and_repository_links_point_at_the_configured_repository(browser, server, page):
-    with _open(browser, server, page, WIDTHS["desktop"]) as (tab, _):
-        repository = tab.evaluate("() => [...document.querySelectorAll('a.btn-source-repository-button')]"
-                                  ".map(a => a.href)")
-        links = tab.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
-        book_source = [link for link in links if "github.com/cvae-book" in link or REPOSITORY in link]
+def _links_point_at_the_configured_repository(tab, page):
+    """The launch and repository buttons, and every link into the book's own sources."""
+    repository = tab.evaluate("() => [...document.querySelectorAll('a.btn-source-repository-button')]"
+                              ".map(a => a.href)")
+    links = tab.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+    book_source = [link for link in links if "github.com/cvae-book" in link or REPOSITORY in link]
     assert repository and all(link.rstrip("/") == REPOSITORY for link in repository), repository
     # every link into the book's own sources (the repository button, "the whole function" links) is
     # into the configured repository

@@ -1,4 +1,5 @@
 """The stored notebooks: real outputs, in order, no errors or warnings, no paths of a machine."""
+import base64
 import json
 import re
 from pathlib import Path
@@ -71,8 +72,8 @@ def test_the_settings_cell_is_the_same_in_every_chapter():
     assert "CONFIG = RunConfig.from_environment(" in source and "print(CONFIG.describe())" in source
     for name, cell in cells.items():
         # its printout names the profile, so it is the one setup cell whose output nbval ignores;
-        # on the page it is folded away (present in the notebook, quiet on the site)
-        assert cell["metadata"].get("tags") == ["nbval-ignore-output", "hide-cell"], name
+        # it is in the notebook (Colab, nbval) but not on the page
+        assert cell["metadata"].get("tags") == ["nbval-ignore-output", "remove-cell"], name
 
 
 def test_setup_cells_are_off_the_page_but_in_the_notebook():
@@ -80,7 +81,7 @@ def test_setup_cells_are_off_the_page_but_in_the_notebook():
         code = _code(path)
         assert "remove-cell" in code[0]["metadata"].get("tags", []), f"{path.name}: the Colab cell shows"
         if path is not NOTEBOOKS[0]:
-            assert "hide-input" in code[2]["metadata"].get("tags", []), f"{path.name}: its imports show"
+            assert "remove-cell" in code[2]["metadata"].get("tags", []), f"{path.name}: its imports show"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -123,3 +124,54 @@ def test_the_timing_table_holds_numbers_under_headers_that_name_the_unit(tmp_pat
     lines = timings_markdown(tmp_path).data.splitlines()
     assert lines[0].count("(minutes)") == 3
     assert lines[2:4] == ["| 02_baseline | 0.1 | 5.1 | 0.5 |", "| 07_label_cvae | – | – | 1.5 |"]
+
+
+def _tiny_notebook(path, *sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.write_text(nbformat.writes(nb))
+    return path
+
+
+def test_execute_book_runs_several_notebooks_in_one_call_each_in_its_own_kernel(tmp_path):
+    """Several chapters in one call used to hang after the first; now each runs in a process and
+    kernel of its own, a failing or hanging one is named in one line and left unchanged, and the
+    others still run."""
+    from cvae_lib.notebooks import NotebookFailed, execute_notebooks
+    from cvae_lib.settings import get_profile
+
+    first = _tiny_notebook(tmp_path / "01_first.ipynb", "import os\nprint(os.getpid())")
+    second = _tiny_notebook(tmp_path / "02_second.ipynb", "import os\nprint(os.getpid())", "print(6 * 7)",
+                            "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 2))\nplt.plot([0, 1])\nplt.show()")
+    broken = _tiny_notebook(tmp_path / "03_broken.ipynb", "print('before')", "1 / 0")
+    stuck = _tiny_notebook(tmp_path / "04_stuck.ipynb", "import time\ntime.sleep(600)")
+    untouched = {path: path.read_text() for path in (broken, stuck)}
+    lines, timings = [], tmp_path / "timings.json"
+    with pytest.raises(NotebookFailed, match=r"2 of 4 notebooks failed \(03_broken.ipynb, 04_stuck.ipynb\)"):
+        execute_notebooks(get_profile("fast"), [first, second, broken, stuck], timeout=20, log=lines.append,
+                          timings_path=timings)
+    assert lines[2] == "03_broken.ipynb: failed, left unchanged: code cell 2 raised ZeroDivisionError: division by zero"
+    assert lines[3] == "04_stuck.ipynb: failed, left unchanged: still running after 20 s, stopped"
+    assert all(path.read_text() == text for path, text in untouched.items())
+    pids = ["".join(json.loads(path.read_text())["cells"][0]["outputs"][0]["text"]) for path in (first, second)]
+    assert pids[0] != pids[1], "both notebooks ran in the same kernel"
+    cells = json.loads(second.read_text())["cells"]
+    assert "".join(cells[1]["outputs"][0]["text"]) == "42\n"
+    # the figure is stored at twice the pixels of the width it is shown at: sharp on dense screens
+    figure = next(o for o in cells[2]["outputs"] if "image/png" in o.get("data", {}))
+    png = base64.b64decode(figure["data"]["image/png"])
+    pixels = int.from_bytes(png[16:20], "big")  # the PNG header's width
+    assert abs(pixels - 2 * figure["metadata"]["image/png"]["width"]) <= 1  # halved, rounded down
+    recorded = json.loads(timings.read_text())["fast"]["seconds"]
+    assert set(recorded) == {"01_first", "02_second"}
+
+
+def test_execute_book_refuses_a_timeout_that_is_not_a_positive_number():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cvae_lib", "execute-book", "--timeout", "0"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "'0' is not a number of minutes above 0" in done.stderr

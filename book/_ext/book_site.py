@@ -12,6 +12,13 @@ the site itself.
   root, the Chinese one in ``zh_CN/``, built by ``book/_ext/translations.py``); the Chinese site's
   title comes from the chapters' message catalogue like the rest of its text; text without a
   letter in it (a table cell "0.949 ± 0.006") is not offered for translation.
+* A chapter starts with the chapter: its setup cells (Colab install, settings, imports) are in the
+  notebook but not on the page; one sentence under the first paragraph says how to run it, with
+  the link that opens it in Colab.
+* Accessibility (axe-core, tests/test_browser.py): the theme's search and colour-mode buttons are
+  named by what they show (``book/_templates``); myst-nb's folded cells are named by their visible
+  "Show code cell source"; references are list items; ``book.js`` makes a figure or table that
+  scrolls sideways on a phone reachable with the keyboard.
 """
 from __future__ import annotations
 
@@ -34,6 +41,13 @@ EDITIONS = {"en": ("", "English edition"), "zh_CN": ("zh_CN/", "中文版")}
 HTML_LANG = {"en": "en", "zh_CN": "zh-CN"}
 # myst-nb's buttons over folded cells are configuration, not text of the chapters
 CODE_PROMPTS = {"zh_CN": {"nb_code_prompt_show": "显示代码单元", "nb_code_prompt_hide": "隐藏代码单元"}}
+# the sentence under a chapter's first paragraph: {colab} opens the notebook in Colab, {notebook} is its path
+RUN_CHAPTER = {
+    "en": 'To run this chapter, open it in <a href="{colab}">Colab</a> (its first cells install the library '
+          'and choose the run profile) or open <code>{notebook}</code> in Jupyter from a clone of the repository.',
+    "zh_CN": '运行本章：在 <a href="{colab}">Colab</a> 中打开（开头的几个单元会安装本书的库并选择运行配置），'
+             '或在本书仓库的克隆中用 Jupyter 打开 <code>{notebook}</code>。',
+}
 LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -168,6 +182,34 @@ def edition_links(app, pagename, templatename, context, doctree) -> None:
     context["body"] = f'<nav class="book-editions" aria-label="Editions">{" ".join(links)}</nav>\n' + context["body"]
 
 
+def run_this_chapter(app, pagename, templatename, context, doctree) -> None:
+    """Under a notebook's first paragraph: how to run it (its setup cells are not on the page)."""
+    if (doctree is None or pagename == app.config.root_doc  # the introduction has a section on running the book
+            or not str(app.env.doc2path(pagename)).endswith(".ipynb") or "body" not in context):
+        return
+    options = app.config.html_theme_options
+    repository = options.get("repository_url", "").rstrip("/").removeprefix("https://github.com/")
+    colab = options.get("launch_buttons", {}).get("colab_url", "https://colab.research.google.com").rstrip("/")
+    notebook = f"{pagename}.ipynb"
+    href = f"{colab}/github/{repository}/blob/{options.get('repository_branch', 'main')}/{notebook}"
+    sentence = RUN_CHAPTER.get(app.config.language, RUN_CHAPTER["en"]).format(colab=html.escape(href),
+                                                                                notebook=html.escape(notebook))
+    body = context["body"]
+    first = body.find("</p>", body.find("<h1"))
+    if first != -1:
+        end = first + len("</p>")
+        context["body"] = body[:end] + f'\n<p class="run-chapter">{sentence}</p>' + body[end:]
+
+
+def accessible_names(app, pagename, templatename, context, doctree) -> None:
+    """What a screen reader announces is what the page shows: myst-nb names every folded cell
+    "Toggle hidden content" over its visible "Show code cell source", and docutils marks references
+    with the deprecated role doc-biblioentry, which a list may not hold."""
+    if "body" in context:
+        body = context["body"].replace('<summary aria-label="Toggle hidden content">', "<summary>")
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def _register_author_year_style() -> None:
     from pybtex.plugin import register_plugin
     from pybtex.style.formatting.unsrt import Style as UnsrtStyle
@@ -193,11 +235,15 @@ def _register_author_year_style() -> None:
 def setup(app):
     _register_author_year_style()
     app.config.html_static_path.append(str(ROOT / "book" / "_static"))
+    app.config.templates_path.insert(0, str(ROOT / "book" / "_templates"))  # before the theme's own
     app.add_css_file("book.css")
+    app.add_js_file("book.js", defer="defer")
     app.connect("builder-inited", check_mathjax)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", unique_scripts, priority=900)  # after every extension added its own
     app.connect("html-page-context", edition_links)
+    app.connect("html-page-context", run_this_chapter)
+    app.connect("html-page-context", accessible_names)
     app.connect("config-inited", edition_settings)
     app.add_transform(NumbersAreNotTranslated)
     glue_in_translated_paragraphs()
