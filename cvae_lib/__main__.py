@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -33,8 +34,8 @@ def _positive_minutes(text: str) -> float:
     try:
         minutes = float(text)
     except ValueError:
-        minutes = float("nan")
-    if not minutes > 0 or minutes == float("inf"):
+        minutes = 0.0  # refused below, with the same words
+    if not (math.isfinite(minutes) and minutes > 0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes above 0")
     return minutes
 
