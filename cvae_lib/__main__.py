@@ -113,6 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
                     "write its manifest, cvae_lib/published_models.json, with the download URL of a "
                     "release of the repository named in _config.yml.")
     publish.add_argument("--out", default=None, metavar="DIR", help="where the archive goes (default: _build/release)")
+    web = commands.add_parser(
+        "export-web", help="the trained models as ONNX graphs for the book's page (the live demo)",
+        description="Export seed 0's baseline and CVAE of each setting to DIR/q<N>.onnx (the noise is an "
+                    "input), checked against PyTorch, and DIR/manifest.json, which the page reads.")
+    web.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                     help="whose checkpoints; default: $CVAE_PROFILE, else full")
+    web.add_argument("--out", default=None, metavar="DIR",
+                     help="where the graphs go (default: <checkpoint-dir>/<profile>/web, where the site "
+                          "build takes them from)")
+    web.add_argument("--data-dir", default=None, metavar="DIR",
+                     help="MNIST root (test digits to start from); default: $CVAE_DATA_DIR, else ./data")
+    web.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                     help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
+    web.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
+                     help="settings to export (default: 1 2 3)")
+    web.add_argument("--if-available", action="store_true",
+                     help="export the settings whose models are on disk; with none, say so and exit 0 "
+                          "(make book: the page then says the demo is not part of this build)")
     repository = commands.add_parser(
         "repository", help="point the book at its GitHub repository (Colab cells, links)",
         description="Make every notebook's Colab install cell and its links to repository files "
@@ -199,6 +217,13 @@ def _run(args, config) -> None:
         print(f"wrote {archive.name} ({manifest.size / 2**20:.0f} MiB, {len(manifest.files)} files) and "
               f"cvae_lib/published_models.json; attach it to the release: gh release create {manifest.tag} "
               f"{archive} (make release-models)")
+    elif args.command == "export-web":
+        from .settings import RunConfig
+        from .web_export import export_for_site
+
+        config = RunConfig.from_environment(args.profile, quadrants=args.quadrants, data_dir=args.data_dir,
+                                            checkpoint_dir=args.checkpoint_dir, download=False)
+        print(export_for_site(config, Path(args.out) if args.out else None, args.if_available))
     elif args.command == "execute-book":
         from .notebooks import execute_notebooks
         from .settings import get_profile
@@ -229,6 +254,7 @@ def main(argv=None) -> int:
     from .checkpoints import CheckpointError
     from .notebooks import NotebookFailed
     from .published import PublishError
+    from .web_export import WebExportError
 
     config = None
     try:
@@ -242,7 +268,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"python -m cvae_lib: interrupted; kept: {_kept(args, config)}", file=sys.stderr)
         return 130
-    except (CheckpointError, PublishError, NotebookFailed, OSError, ValueError, FloatingPointError) as exc:
+    except (CheckpointError, PublishError, WebExportError, NotebookFailed, OSError, ValueError, FloatingPointError) as exc:
         print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -36,6 +36,7 @@ PUBLISHED_PROFILE = "full"  # the archive's results/ are this profile's
 PUBLISHED_FILES = (
     "checkpoints/full/q[123]/seed0/*.pt",
     "checkpoints/full/q[123]/seed0/evaluation*.json",
+    "checkpoints/full/web/*",  # chapter 5's live demo: seed 0's models as ONNX graphs (export-web)
     "checkpoints/full/digits/seed0/cnn_digit_classifier.pt",  # chapters 7-9's judge
     # chapter 7's: the textbook design at every β, and q(z|x) concatenated at β = 1 (not the whole sweep)
     "checkpoints/full/digits/seed0/label_cvae_concat_labelled_encoder_beta*.pt",

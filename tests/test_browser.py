@@ -223,3 +223,149 @@ def test_every_figure_has_alt_text(site):
         for tag in re.findall(r"<img[^>]*>", html):
             if "_images/" in tag or "data:image" in tag:
                 assert re.search(r'alt="[^"]+"', tag), f"{page}: an image without alt text: {tag[:120]}"
+
+
+# -- chapter 5's live demo: the exported fast-run graphs (conftest `web_models`) run in the page ----------------
+
+def _page_noise(seed: int, count: int) -> list[float]:
+    """The page's standard-normal noise (live-demo.js: mulberry32, then Box-Muller), computed here."""
+    import math
+
+    state, out = seed & 0xFFFFFFFF, []
+
+    def uniform():
+        nonlocal state
+        state = (state + 0x6D2B79F5) & 0xFFFFFFFF
+        t = state
+        t = ((t ^ (t >> 15)) * (t | 1)) & 0xFFFFFFFF
+        t ^= (t + (((t ^ (t >> 7)) * (t | 61)) & 0xFFFFFFFF)) & 0xFFFFFFFF
+        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
+
+    while len(out) < count:
+        u, v = 1 - uniform(), uniform()
+        r = math.sqrt(-2 * math.log(u))
+        out += [r * math.cos(2 * math.pi * v), r * math.sin(2 * math.pi * v)]
+    return out[:count]
+
+
+@contextlib.contextmanager
+def _live_demo(browser, server, width, **context_options):
+    """Chapter 5 with its live demo started; yields (tab, problems, URLs fetched before the start)."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, **context_options)
+    tab = context.new_page()
+    problems, fetched = [], []
+    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("request", lambda r: fetched.append(r.url))
+    try:
+        tab.goto(f"{server}/book/05_evaluation.html", wait_until="networkidle")
+        before_start = list(fetched)
+        tab.locator(".live-demo-start").click()
+        tab.wait_for_function("() => window.cvaeLiveDemo.runs > 0 && !window.cvaeLiveDemo.pending()", timeout=60000)
+        yield tab, problems, before_start
+    finally:
+        context.close()
+
+
+def _settled(tab, condition: str):
+    tab.wait_for_function(f"() => !window.cvaeLiveDemo.pending() && ({condition})", timeout=30000)
+    return tab.evaluate("() => window.cvaeLiveDemo.last")
+
+
+def test_the_live_demo_completes_a_drawn_digit_as_pytorch_does(browser, server, fast_cli_run):
+    """Drawn with the mouse at phone width, a fixed seed and temperature: the page's input is the
+    drawing on the given quadrant with -1 elsewhere, its noise the seeded draws times the temperature,
+    and its completions and the baseline's guess are PyTorch's within the export's tolerance."""
+    import torch
+
+    from cvae_lib.data import input_mask
+    from cvae_lib.settings import RunConfig
+    from cvae_lib.web_export import TOLERANCE, LiveCompletion, load_setting
+
+    with _live_demo(browser, server, WIDTHS["phone"]) as (tab, problems, before_start):
+        assert not [url for url in before_start if "/_static/live/" in url], "the demo loaded before its start"
+        tab.get_by_label("1 (bottom left)").check()
+        pad = tab.locator(".live-demo-pad").bounding_box()
+        cell = pad["width"] / 28
+        stroke = [(3, 16), (6, 19), (9, 23), (12, 25)]  # in pixels, inside the bottom-left quadrant
+        tab.mouse.move(pad["x"] + stroke[0][0] * cell, pad["y"] + stroke[0][1] * cell)
+        tab.mouse.down()
+        for x, y in stroke[1:]:
+            tab.mouse.move(pad["x"] + x * cell, pad["y"] + y * cell, steps=5)
+        tab.mouse.up()
+        tab.locator(".live-demo-seed").fill("7")
+        tab.locator(".live-demo-seed").press("Enter")
+        tab.locator(".live-demo-temperature").focus()
+        for _ in range(5):  # the keyboard moves the slider: 1.0 -> 0.5
+            tab.keyboard.press("ArrowLeft")
+        tab.locator(".live-demo-direction").select_option(index=1)
+        last = _settled(tab, "window.cvaeLiveDemo.last.settings.seed === 7 && "
+                             "window.cvaeLiveDemo.last.settings.temperature === 0.5")
+        first_cell = tab.evaluate("""() => Array.from(document.querySelector('.live-demo-grid canvas')
+            .getContext('2d').getImageData(0, 0, 28, 28).data)""")
+        overflow = tab.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert problems == [] and overflow <= 1, (problems, overflow)
+
+    assert last["quadrants"] == 1 and last["settings"]["count"] == 16
+    x = torch.tensor(last["inputs"]).reshape(1, 784)
+    given = input_mask(1).reshape(-1)
+    assert torch.all(x[0, ~given] == -1) and torch.all((x[0, given] >= 0) & (x[0, given] <= 1))
+    assert int((x[0, given] > 0.5).sum()) >= 12, "the stroke did not reach the model's input"
+    for px, py in stroke:  # the ink lies where the mouse went
+        assert x[0, py * 28 + px] > 0.5, (px, py)
+
+    base, _ = fast_cli_run
+    config = RunConfig.from_environment("fast", quadrants=(1,), checkpoint_dir=base / "ckpt", download=False)
+    baseline, cvae, _ = load_setting(1, config)
+    z_dim, rows = cvae.z_dim, 16 + 9
+    noise = torch.tensor(last["noise"]).reshape(rows, z_dim)
+    expected_noise = 0.5 * torch.tensor(_page_noise(7, 16 * z_dim)).reshape(16, z_dim)
+    assert (noise[:16] - expected_noise).abs().max() <= 1e-6  # float32 of the same float64 draws
+    direction = last["settings"]["direction"]
+    walk = noise[16:]
+    assert torch.equal(walk[:, direction], torch.linspace(-3, 3, 9))
+    others = [d for d in range(z_dim) if d != direction]
+    assert torch.equal(walk[:, others], noise[:1, others].expand(9, -1))
+
+    with torch.no_grad():
+        guess, samples = LiveCompletion(baseline, cvae).eval()(x, noise)
+    assert (torch.tensor(last["guess"]).reshape(1, 784) - guess).abs().max() <= TOLERANCE
+    assert (torch.tensor(last["samples"]).reshape(rows, 784) - samples).abs().max() <= TOLERANCE
+    # the first picture of the grid shows that completion: grey level 255 (1 - p) on the hidden pixels
+    red = torch.tensor(first_cell[0::4], dtype=torch.float32)
+    shown = 255 * (1 - torch.tensor(last["samples"][:784]))
+    assert (red[~given] - shown[~given]).abs().max() <= 1.0
+
+
+def test_the_live_demo_is_used_with_keys_and_touch_and_has_no_accessibility_finding(browser, server):
+    with _live_demo(browser, server, WIDTHS["phone"], has_touch=True) as (tab, problems, _):
+        tab.get_by_label("3 (all but bottom right)").check()
+        tab.locator(".live-demo-clear").click()
+        pad = tab.locator(".live-demo-pad")
+        pad.focus()  # the pen starts at column 7, row 21; Shift + arrow draws while it moves
+        tab.keyboard.press("Space")
+        for _ in range(3):
+            tab.keyboard.press("Shift+ArrowUp")
+        last = _settled(tab, "true")
+        inputs = last["inputs"]
+        assert all(inputs[row * 28 + 7] > 0.5 for row in (18, 19, 20, 21)), "the keys drew nothing"
+        box = pad.bounding_box()
+        tab.touchscreen.tap(box["x"] + 20.5 / 28 * box["width"], box["y"] + 5.5 / 28 * box["height"])
+        last = _settled(tab, "window.cvaeLiveDemo.last.inputs[5 * 28 + 20] > 0.5")
+        assert last["quadrants"] == 3
+        tab.add_script_tag(path=str(AXE))
+        findings = tab.evaluate("""async () => (await axe.run('.live-demo', {resultTypes: ['violations']}))
+            .violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)""")
+        assert findings == [] and problems == [], (findings, problems)
+
+
+def test_without_webassembly_the_live_demo_says_so_and_the_explorer_stays(browser, server):
+    tab = browser.new_page(viewport={"width": WIDTHS["desktop"], "height": 900})
+    try:
+        tab.add_init_script("delete window.WebAssembly")
+        tab.goto(f"{server}/book/05_evaluation.html", wait_until="networkidle")
+        tab.locator(".live-demo-start").click()
+        assert "does not run WebAssembly" in tab.locator(".live-demo-status").text_content()
+        assert tab.locator(".live-demo-body").is_hidden() and tab.locator(".static-explorer").count() == 1
+    finally:
+        tab.close()

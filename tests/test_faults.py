@@ -47,7 +47,7 @@ def _one_line(capsys) -> str:
 
 @pytest.fixture(scope="module")
 def fast_run(fast_cli_run):
-    """A finished fast run of one setting (``_reproduce``'s command): its checkpoints and results,
+    """A finished fast run (1 and 3 quadrants, `fast_cli_run`): its checkpoints and results,
     to break copies of."""
     base, done = fast_cli_run
     assert done.returncode == 0, done.stderr

@@ -179,7 +179,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
 
 
 def test_cli_reproduces_the_fast_profile_end_to_end(fast_cli_run):
-    base, done = fast_cli_run  # `reproduce --profile fast --quadrants 3`, seed 0 by default
+    base, done = fast_cli_run  # `reproduce --profile fast --quadrants 1 3`, seed 0 by default
     assert done.returncode == 0, done.stderr
     results = json.loads((base / "out" / "cll.json").read_text())
     assert results["profile"] == "fast" and results["test_images"] == 1000 and results["seeds"] == [0]
