@@ -85,3 +85,52 @@ def test_catalogues_hold_no_machine_paths_or_line_numbers():
         text = catalogue.read_text(encoding="utf-8")
         assert "\n#: " not in text, f"{catalogue.name}: source locations churn with every edit (gettext_location)"
         assert "/work/" not in text and "/home/" not in text, catalogue.name
+
+
+# -- computed prose: new numbers keep the translation; new words fail the build ------------------------
+
+import translated_numbers  # noqa: E402  (book/_ext, beside translations)
+
+
+def test_a_translation_follows_its_english_to_new_numbers():
+    english = "With 1 quadrant the CVAE scores 63.4 nats, 9.3 below the baseline's 72.7 (3 seeds)."
+    chinese = "给定 1 个象限时，CVAE 得分 63.4 nats，比基线模型的 72.7 低 9.3（3 个种子）。"
+    rerun = "With 1 quadrant the CVAE scores 63.1 nats, 9.6 below the baseline's 72.7 (3 seeds)."
+    assert translated_numbers.template(rerun) == translated_numbers.template(english)
+    assert translated_numbers.adapt(english, chinese, rerun) == \
+        "给定 1 个象限时，CVAE 得分 63.1 nats，比基线模型的 72.7 低 9.6（3 个种子）。"
+    # one old number that became two different ones cannot be placed: no guess
+    assert translated_numbers.adapt("3 of 3 runs", "3 次运行中的 3 次", "2 of 3 runs") is None
+
+
+def _tiny_book(folder, paragraphs, catalogue):
+    """A Sphinx project with this extension, in Chinese, its catalogue holding ``catalogue``."""
+    (folder / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "extensions = ['translated_numbers']\nlanguage = 'zh_CN'\nlocale_dirs = ['locales']\n"
+        "gettext_compact = False\n")
+    (folder / "index.rst").write_text("Title\n=====\n\n" + "\n\n".join(paragraphs) + "\n")
+    messages = folder / "locales" / "zh_CN" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    (messages / "index.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Title"\nmsgstr "标题"\n\n'
+        + "".join(f'msgid "{en}"\nmsgstr "{zh}"\n\n' for en, zh in catalogue.items()), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(folder),
+                           str(folder / "_build")], capture_output=True, text=True, timeout=300)
+
+
+def test_a_rerun_that_changes_a_computed_number_still_reads_in_chinese(tmp_path):
+    """The catalogue holds the sentence of the last run; the page now prints other numbers."""
+    catalogue = {"The CVAE scores 63.4 nats, 9.3 below the baseline.": "CVAE 得分 63.4 nats，比基线模型低 9.3。"}
+    done = _tiny_book(tmp_path, ["The CVAE scores 61.9 nats, 10.8 below the baseline."], catalogue)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
+    assert "CVAE 得分 61.9 nats，比基线模型低 10.8。" in page and "below the baseline" not in page
+
+
+def test_english_left_in_the_chinese_edition_fails_its_build(tmp_path):
+    catalogue = {"The CVAE scores 63.4 nats.": "CVAE 得分 63.4 nats。"}
+    done = _tiny_book(tmp_path, ["The CVAE scores 63.4 nats.", "The hybrid is worse than the CVAE."], catalogue)
+    assert done.returncode != 0
+    assert "not translated into zh_CN, shown in English: 'The hybrid is worse than the CVAE.'" in done.stderr
