@@ -285,6 +285,7 @@ def test_the_live_demo_completes_a_drawn_digit_as_pytorch_does(browser, server, 
     with _live_demo(browser, server, WIDTHS["phone"]) as (tab, problems, before_start):
         assert not [url for url in before_start if "/_static/live/" in url], "the demo loaded before its start"
         tab.get_by_label("1 (bottom left)").check()
+        _settled(tab, "window.cvaeLiveDemo.last.quadrants === 1")  # its model loaded
         pad = tab.locator(".live-demo-pad").bounding_box()
         cell = pad["width"] / 28
         stroke = [(3, 16), (6, 19), (9, 23), (12, 25)]  # in pixels, inside the bottom-left quadrant

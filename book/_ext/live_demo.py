@@ -37,16 +37,17 @@ SAMPLE_COUNTS = (16, 32, 64)
 TEXT = {
     "en": {
         "region": "Live demo: complete a digit of your own",
-        "intro": "Press Start to run the trained baseline and CVAE of this chapter in your browser. It "
-                 "downloads {runtime:.0f} MiB of WebAssembly runtime and {graph:.1f} MiB per quadrant setting, "
-                 "only now; nothing leaves your computer.",
+        "intro": "Press Start to run the trained baseline and CVAE of this chapter in your browser. Only then "
+                 "does it download {runtime:.0f} MiB of WebAssembly runtime and {graph:.1f} MiB per quadrant "
+                 "setting; nothing leaves your computer.",
         "start": "Start the live demo",
         "quadrants": "Given quadrants",
         "quadrant_option": {1: "1 (bottom left)", 2: "2 (left half)", 3: "3 (all but bottom right)"},
         "pad": "Drawing grid of 28 by 28 pixels",
-        "keys": "Draw in the white part with a mouse, finger or pen; the blue part is hidden from the models. "
-                "With the keyboard: the arrow keys move the pen, Space draws, Delete erases, Shift with an "
-                "arrow draws while moving.",
+        "keys": "Draw in the white part with a mouse, finger or pen; the blue part is hidden from the models "
+                "(ink there is kept for when you show it again; Clear removes it). With the keyboard: the arrow "
+                "keys move the pen, Space or Enter draws (erases in Erase mode), Delete or Backspace erases, "
+                "Shift with an arrow draws while moving.",
         "draw": "Draw", "erase": "Erase", "clear": "Clear",
         "digit": "Start from a test digit", "digit_none": "—",
         "count": "Completions",
@@ -56,13 +57,16 @@ TEXT = {
         "guess": "The baseline's one guess",
         "samples": "CVAE completions, each from its own z drawn from the conditional prior",
         "direction": "Latent direction",
-        "direction_option": "{rank}: coordinate {dimension} of z",
+        "direction_option": "{rank}: coordinate {dimension} of ε",
         "walk": "Completion 1 with one coordinate of its noise moved from −3 to +3 prior standard deviations",
         "no_graphs": "The live demo is not part of this build of the site: its models are exported from the "
                      "trained ones by <code>make book</code> after <code>make publish</code>. The explorer above "
                      "shows precomputed completions.",
-        "msg_loading": "Loading the runtime and the models for {q} given quadrant(s)…",
-        "msg_ready": "{n} completions and a walk of 9 in {ms} ms on this device (WebAssembly).",
+        "msg_loading": "Loading the WebAssembly runtime and the models for {q} given quadrant(s)…",
+        "msg_loading_model": "Loading the models for {q} given quadrant(s)…",
+        "msg_ready": "Ready: draw, or change a setting, and the completions follow.",
+        "msg_timing": "{n} completions and 9 steps along the latent direction in {ms} ms on this device "
+                      "(WebAssembly).",
         "msg_failed": "The live demo could not start ({error}). The explorer above shows precomputed completions.",
         "msg_no_wasm": "This browser does not run WebAssembly, which the live demo needs. The explorer above "
                        "shows precomputed completions.",
@@ -72,33 +76,36 @@ TEXT = {
     },
     "zh_CN": {
         "region": "在线演示：补全你自己画的数字",
-        "intro": "按“开始”后，本章训练好的基线模型和 CVAE 将在你的浏览器中运行。此时才会下载 {runtime:.0f} MiB 的 "
+        "intro": "按“开始”后，本章训练好的基线模型和 CVAE 将在你的浏览器中运行。只有那时才会下载 {runtime:.0f} MiB 的 "
                  "WebAssembly 运行库，以及每种象限设置 {graph:.1f} MiB 的模型；任何数据都不会离开你的电脑。",
         "start": "开始在线演示",
         "quadrants": "给定的象限",
         "quadrant_option": {1: "1 个（左下）", 2: "2 个（左半）", 3: "3 个（除右下外）"},
         "pad": "28×28 像素的绘图网格",
-        "keys": "用鼠标、手指或触控笔在白色区域作画；蓝色区域对模型隐藏。键盘操作：方向键移动画笔，空格键绘制，"
-                "Delete 键擦除，按住 Shift 再按方向键可边移动边绘制。",
+        "keys": "用鼠标、手指或触控笔在白色区域作画；蓝色区域对模型隐藏（那里的笔迹会保留，再次显示时仍在；“清空”会将其清除）。"
+                "键盘操作：方向键移动画笔，空格键或回车键绘制（在擦除模式下为擦除），Delete 或 Backspace 键擦除，"
+                "按住 Shift 再按方向键可边移动边绘制。",
         "draw": "绘制", "erase": "擦除", "clear": "清空",
         "digit": "从一个测试数字开始", "digit_none": "—",
         "count": "补全数量",
         "temperature": "温度（缩放先验的标准差）",
         "seed": "噪声的随机种子",
         "resample": "重新采样",
-        "guess": "基线模型唯一的猜测",
+        "guess": "基线模型给出的唯一猜测",
         "samples": "CVAE 的补全，每个都来自从条件先验中抽取的一个 z",
         "direction": "隐空间方向",
-        "direction_option": "{rank}：z 的第 {dimension} 个坐标",
+        "direction_option": "{rank}：ε 的坐标 {dimension}",
         "walk": "第 1 个补全：将其噪声的一个坐标从先验标准差的 −3 倍移到 +3 倍",
         "no_graphs": "本次构建的网站不含在线演示：它的模型由 <code>make publish</code> 之后的 <code>make book</code> "
                      "从训练好的模型导出。上面的探索工具展示的是预先计算好的补全。",
-        "msg_loading": "正在加载运行库和 {q} 个给定象限的模型……",
-        "msg_ready": "在本设备上（WebAssembly）生成 {n} 个补全和 9 步的方向漫游用时 {ms} 毫秒。",
+        "msg_loading": "正在加载 WebAssembly 运行库和 {q} 个给定象限的模型……",
+        "msg_loading_model": "正在加载 {q} 个给定象限的模型……",
+        "msg_ready": "已就绪：作画或改变设置，补全会随之更新。",
+        "msg_timing": "在本设备上（WebAssembly）生成 {n} 个补全以及沿隐空间方向的 9 步用时 {ms} 毫秒。",
         "msg_failed": "在线演示无法启动（{error}）。上面的探索工具展示的是预先计算好的补全。",
         "msg_no_wasm": "此浏览器不支持在线演示所需的 WebAssembly。上面的探索工具展示的是预先计算好的补全。",
         "msg_grid": "所画数字的 {n} 个补全",
-        "msg_walk": "第 1 个补全：其噪声的第 {dimension} 个坐标从 −3 变到 +3",
+        "msg_walk": "第 1 个补全：其噪声的坐标 {dimension} 从 −3 变到 +3",
         "msg_guess": "基线模型对所画数字的补全",
     },
 }
@@ -169,9 +176,10 @@ def render(text: dict, manifest: dict | None, base: str, script: str) -> str:
    <label>{e(text['count'])} <select class="live-demo-count">{counts}</select></label>
    <label>{e(text['seed'])} <input class="live-demo-seed" type="number" min="0" max="999999" step="1" value="0"></label>
    <button type="button" class="live-demo-resample">{e(text['resample'])}</button>
-   <label class="live-demo-wide">{e(text['temperature'])} <input class="live-demo-temperature" type="range" min="0" max="2" step="0.1" value="1">
-    <output class="live-demo-temperature-value">1.0</output></label>
+   <label class="live-demo-wide">{e(text['temperature'])} <span class="live-demo-slider"><input class="live-demo-temperature" type="range" min="0" max="2" step="0.1" value="1">
+    <output class="live-demo-temperature-value">1.0</output></span></label>
   </div>
+  <p class="live-demo-timing"></p>
   <figure><div class="live-demo-guess" role="img" aria-label="{e(text['msg_guess'])}"></div><figcaption>{e(text['guess'])}</figcaption></figure>
   <figure><div class="live-demo-grid" role="img"></div><figcaption>{e(text['samples'])}</figcaption></figure>
   <label>{e(text['direction'])} <select class="live-demo-direction"></select></label>

@@ -5,13 +5,13 @@
    The noise is drawn here from a seeded generator, so a seed gives the same completions again. */
 (function () {
   "use strict";
-  var SIZE = 28, HALF = 14, PIXELS = SIZE * SIZE, WALK = 9, WALK_RANGE = 3;
+  var SIZE = 28, HALF = 14, PIXELS = SIZE * SIZE, WALK = 9, WALK_RANGE = 3, FIRST_DIGIT = 2;
   var MISSING = [157, 180, 208]; // the figures' muted blue for hidden pixels (cvae_lib.plots)
 
   var root = document.querySelector(".live-demo[data-base]");
   if (!root) return;
   var $ = function (selector) { return root.querySelector(selector); };
-  var status = $(".live-demo-status");
+  var status = $(".live-demo-status"), timing = $(".live-demo-timing"), announced = false;
   var base = root.dataset.base;
   var directions = JSON.parse(root.dataset.directions);
 
@@ -31,13 +31,14 @@
     return q === 3 && row < HALF;
   }
 
-  function modelInput() { // -1 on the hidden pixels, as the models were trained
+  function modelInput(q) { // -1 on the hidden pixels, as the models were trained
     var x = new Float32Array(PIXELS);
-    for (var i = 0; i < PIXELS; i++) x[i] = isGiven(Math.floor(i / SIZE), i % SIZE, quadrants) ? drawing[i] : -1;
+    for (var i = 0; i < PIXELS; i++) x[i] = isGiven(Math.floor(i / SIZE), i % SIZE, q) ? drawing[i] : -1;
     return x;
   }
 
   function stamp(cx, cy) { // a soft pen about three pixels wide, like MNIST's strokes
+    $(".live-demo-digit").value = "";
     for (var row = Math.floor(cy - 2); row <= cy + 2; row++) {
       for (var col = Math.floor(cx - 2); col <= cx + 2; col++) {
         if (row < 0 || col < 0 || row >= SIZE || col >= SIZE || !isGiven(row, col, quadrants)) continue;
@@ -66,7 +67,7 @@
 
   var pad = $(".live-demo-pad");
   function showPad() {
-    var x = modelInput();
+    var x = modelInput(quadrants);
     paint(pad, x, null);
     var context = pad.getContext("2d"), cell = pad.width / SIZE;
     context.strokeStyle = "rgba(214, 39, 40, 0.6)"; // the figures' quadrant lines
@@ -74,10 +75,14 @@
     context.moveTo(HALF * cell, 0); context.lineTo(HALF * cell, pad.height);
     context.moveTo(0, HALF * cell); context.lineTo(pad.width, HALF * cell);
     context.stroke();
-    if (document.activeElement === pad) { // the keyboard's pen
-      context.strokeStyle = erasing ? "#d62728" : "#1560d0";
+    if (document.activeElement === pad) { // the keyboard's pen: what it covers, seen on white, ink and blue
+      var left = (cursor.x - 1) * cell, top = (cursor.y - 1) * cell;
+      context.lineWidth = 4;
+      context.strokeStyle = "#ffffff";
+      context.strokeRect(left, top, 3 * cell, 3 * cell);
       context.lineWidth = 2;
-      context.strokeRect(cursor.x * cell + 1, cursor.y * cell + 1, cell - 2, cell - 2);
+      context.strokeStyle = erasing ? "#b00020" : "#0b3d91";
+      context.strokeRect(left, top, 3 * cell, 3 * cell);
       context.lineWidth = 1;
     }
   }
@@ -129,17 +134,24 @@
 
   function session(q) {
     if (!sessions[q]) {
-      say(root.dataset.msgLoading, { q: q });
+      say(Object.keys(sessions).length ? root.dataset.msgLoadingModel : root.dataset.msgLoading, { q: q });
+      announced = false;
       sessions[q] = ort.InferenceSession.create(base + manifest.settings[q].graph,
         { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
     }
     return sessions[q];
   }
 
+  function seedValue() { // a whole number in [0, 999999], shown as it is used
+    var box = $(".live-demo-seed"), seed = Math.min(999999, Math.max(0, Math.floor(Number(box.value) || 0)));
+    if (box.value !== String(seed)) box.value = seed;
+    return seed;
+  }
+
   function settings() {
     return {
       count: Number($(".live-demo-count").value),
-      seed: Math.max(0, Math.floor(Number($(".live-demo-seed").value) || 0)),
+      seed: seedValue(),
       temperature: Number($(".live-demo-temperature").value),
       direction: Number($(".live-demo-direction").value)
     };
@@ -162,7 +174,7 @@
       do {
         again = false;
         var q = quadrants, chosen = settings(), z = manifest.settings[q].z_dim;
-        var model = await session(q), x = modelInput(), noise = noiseRows(z, chosen);
+        var x = modelInput(q), noise = noiseRows(z, chosen), model = await session(q);
         var started = performance.now();
         var out = await model.run({
           inputs: new ort.Tensor("float32", x, [1, PIXELS]),
@@ -173,7 +185,8 @@
         api.runs += 1;
         api.last = { quadrants: q, settings: chosen, inputs: Array.from(x), noise: Array.from(noise),
                      guess: Array.from(guess), samples: Array.from(samples), milliseconds: ms };
-        say(root.dataset.msgReady, { n: chosen.count, ms: ms.toFixed(0) });
+        timing.textContent = root.dataset.msgTiming.replace("{n}", chosen.count).replace("{ms}", ms.toFixed(0));
+        if (!announced) { say(root.dataset.msgReady, {}); announced = true; }
       } while (again);
     })();
     try { await running; } finally { running = null; }
@@ -211,8 +224,10 @@
 
   async function start() {
     if (typeof WebAssembly !== "object") { say(root.dataset.msgNoWasm, {}); return; }
+    say(root.dataset.msgLoading, { q: quadrants });
     $(".live-demo-start").hidden = true;
     $(".live-demo-body").hidden = false;
+    root.querySelector("input[name=live-demo-quadrants]:checked").focus(); // where the button was
     showPad();
     await loadScript(base + "ort/ort.wasm.min.js");
     ort.env.wasm.wasmPaths = new URL(base + "ort/", document.baseURI).href;
@@ -220,6 +235,7 @@
     var response = await fetch(base + "manifest.json");
     if (!response.ok) throw new Error("manifest.json: HTTP " + response.status);
     manifest = await response.json();
+    fillWithTestDigit(FIRST_DIGIT); // something to complete at once; the reader draws over it or clears it
     await complete();
   }
 
@@ -240,18 +256,21 @@
   $(".live-demo-clear").addEventListener("click", function () {
     drawing.fill(0); $(".live-demo-digit").value = ""; update();
   });
+  function fillWithTestDigit(label) {
+    var hex = manifest.test_digits[label].pixels_hex;
+    for (var i = 0; i < PIXELS; i++) drawing[i] = parseInt(hex.substr(2 * i, 2), 16) / 255;
+    $(".live-demo-digit").value = String(label);
+  }
   $(".live-demo-digit").addEventListener("change", function (event) {
     if (!manifest || event.target.value === "") return;
-    var hex = manifest.test_digits[Number(event.target.value)].pixels_hex;
-    for (var i = 0; i < PIXELS; i++) drawing[i] = parseInt(hex.substr(2 * i, 2), 16) / 255;
+    fillWithTestDigit(Number(event.target.value));
     update();
   });
   $(".live-demo-count").addEventListener("change", update);
   $(".live-demo-direction").addEventListener("change", update);
   $(".live-demo-seed").addEventListener("change", update);
   $(".live-demo-resample").addEventListener("click", function () {
-    var seed = $(".live-demo-seed");
-    seed.value = (Number(seed.value) || 0) + 1;
+    $(".live-demo-seed").value = (seedValue() + 1) % 1000000;
     update();
   });
   $(".live-demo-temperature").addEventListener("input", function (event) {
