@@ -87,3 +87,20 @@ def test_the_chinese_pages_are_in_chinese_with_the_same_figures_and_numbers(site
     assert images.findall(english) == images.findall(chinese), f"zh_CN/{page} shows other figures"
     pasted = re.compile(r'<span class="pasted-text">([^<]*)</span>')  # numbers glued into the text
     assert sorted(pasted.findall(english)) == sorted(pasted.findall(chinese)), f"zh_CN/{page}"
+
+
+@pytest.mark.parametrize("page", [ROOT_PAGE, *CHAPTERS])
+def test_the_chinese_pages_have_chinese_fold_buttons_and_alt_texts(site, page):
+    """myst-nb's fold buttons say what is folded in Chinese (not "显示代码单元 source"), and every
+    figure's alt text is Chinese: an alt text is a message of the catalogue like the prose, and the
+    English one is a description, not the file's path (myst-nb's default)."""
+    chinese = (site / f"zh_CN/{page}.html").read_text()
+    english = (site / f"{page}.html").read_text()
+    folds = len(re.findall(r"(?:Show|Hide) code cell (?:source|outputs?|content)", english))
+    assert len(re.findall(r"(?:显示|隐藏)代码单元的(?:源代码|输出|内容)", chinese)) == folds, f"zh_CN/{page}"
+    assert not re.search(r"代码单元的?\s*(?:source|outputs?|content)", chinese), f"zh_CN/{page}"
+    figure = re.compile(r'<img[^>]*src="[^"]*_images/[^"]*"[^>]*alt="([^"]+)"|<img[^>]*alt="([^"]+)"[^>]*src="[^"]*_images/')
+    for found in figure.findall(english):
+        assert "_images/" not in "".join(found), f"{page}: a figure whose alt text is its path"
+    for found in figure.findall(chinese):
+        assert CHINESE.search("".join(found)), f"zh_CN/{page}: an English alt text {found!r}"

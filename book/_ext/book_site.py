@@ -39,8 +39,10 @@ LOCALES = ROOT / "locales"
 # language code -> (where its site lies below the English one, the link that leads to it)
 EDITIONS = {"en": ("", "English edition"), "zh_CN": ("zh_CN/", "中文版")}
 HTML_LANG = {"en": "en", "zh_CN": "zh-CN"}
-# myst-nb's buttons over folded cells are configuration, not text of the chapters
-CODE_PROMPTS = {"zh_CN": {"nb_code_prompt_show": "显示代码单元", "nb_code_prompt_hide": "隐藏代码单元"}}
+# myst-nb's buttons over folded cells are configuration, not text of the chapters; myst-nb puts the
+# English "source", "outputs", ... in place of {type}, which the page then says in its language
+CODE_PROMPTS = {"zh_CN": {"nb_code_prompt_show": "显示代码单元的{type}", "nb_code_prompt_hide": "隐藏代码单元的{type}"}}
+FOLDED_PARTS = {"zh_CN": {"outputs": "输出", "output": "输出", "source": "源代码", "content": "内容"}}
 # the sentence under a chapter's first paragraph: {colab} opens the notebook in Colab, {notebook} is its path
 RUN_CHAPTER = {
     "en": 'To run this chapter, open it in <a href="{colab}">Colab</a> (its first cells install the library '
@@ -204,10 +206,15 @@ def run_this_chapter(app, pagename, templatename, context, doctree) -> None:
 def accessible_names(app, pagename, templatename, context, doctree) -> None:
     """What a screen reader announces is what the page shows: myst-nb names every folded cell
     "Toggle hidden content" over its visible "Show code cell source", and docutils marks references
-    with the deprecated role doc-biblioentry, which a list may not hold."""
+    with the deprecated role doc-biblioentry, which a list may not hold. A translated edition's fold
+    buttons name the folded part in its language."""
     if "body" in context:
         body = context["body"].replace('<summary aria-label="Toggle hidden content">', "<summary>")
-        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+        body = body.replace('role="doc-biblioentry"', 'role="listitem"')
+        for prompt in CODE_PROMPTS.get(app.config.language, {}).values():
+            for part, said in FOLDED_PARTS[app.config.language].items():  # "outputs" before "output"
+                body = body.replace(prompt.replace("{type}", part), prompt.replace("{type}", said))
+        context["body"] = body
 
 
 def _register_author_year_style() -> None:
