@@ -105,6 +105,7 @@ def test_a_translation_follows_its_english_to_new_numbers():
 
 def _tiny_book(folder, paragraphs, catalogue):
     """A Sphinx project with this extension, in Chinese, its catalogue holding ``catalogue``."""
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "conf.py").write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
@@ -134,3 +135,42 @@ def test_english_left_in_the_chinese_edition_fails_its_build(tmp_path):
     done = _tiny_book(tmp_path, ["The CVAE scores 63.4 nats.", "The hybrid is worse than the CVAE."], catalogue)
     assert done.returncode != 0
     assert "not translated into zh_CN, shown in English: 'The hybrid is worse than the CVAE.'" in done.stderr
+
+
+def test_the_words_html_printed_by_code_shows_are_messages_and_are_put_back_translated():
+    markup = ('<label>Given: <select aria-label="given quadrants"><option value="1">1 quadrant given</option>'
+              '</select></label><img alt="The CVAE&#x27;s completions" src="x.png"><button title="Play">▶</button>'
+              '<script>const s = "not a message";</script>')
+    assert translated_numbers.html_messages(markup) == [
+        "Given:", "given quadrants", "1 quadrant given", "The CVAE's completions", "Play"]
+    chinese = {"Given:": "给定：", "given quadrants": "给定的象限", "1 quadrant given": "给定 1 个象限",
+               "The CVAE's completions": "CVAE 的补全"}
+    translated, missing = translated_numbers.translate_html(markup, chinese.get)
+    assert missing == ["Play"]
+    assert translated == ('<label>给定： <select aria-label="给定的象限"><option value="1">给定 1 个象限</option>'
+                          '</select></label><img alt="CVAE 的补全" src="x.png"><button title="Play">▶</button>'
+                          '<script>const s = "not a message";</script>')
+
+
+def test_html_printed_by_code_reads_in_chinese_and_an_untranslated_word_fails_the_build(tmp_path):
+    raw = ('.. raw:: html\n\n   <label>Image: <select><option>test image 1</option><option>test image 2</option>'
+           '</select></label><img alt="A grid of digits" src="x.png">\n')
+    catalogue = {"Image:": "图像：", "test image 1": "测试图像 1", "A grid of digits": "数字的网格"}
+    done = _tiny_book(tmp_path / "a", [raw], catalogue)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "a" / "_build" / "index.html").read_text(encoding="utf-8")
+    assert "<label>图像： <select><option>测试图像 1</option><option>测试图像 2</option>" in page
+    assert 'alt="数字的网格"' in page
+    del catalogue["A grid of digits"]
+    done = _tiny_book(tmp_path / "b", [raw], catalogue)
+    assert done.returncode != 0 and "(HTML printed by code): 'A grid of digits'" in done.stderr
+
+
+def test_a_message_whose_template_is_translated_counts_as_translated(tmp_path):
+    template, catalogue = tmp_path / "chapter.pot", tmp_path / "chapter.po"
+    header = 'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    template.write_text(header + 'msgid "test image 1"\nmsgstr ""\n\nmsgid "test image 2"\nmsgstr ""\n\n'
+                        'msgid "Play"\nmsgstr ""\n', encoding="utf-8")
+    catalogue.write_text(header + 'msgid "test image 1"\nmsgstr "测试图像 1"\n', encoding="utf-8")
+    state = translations.chapter_status(template, catalogue)
+    assert state["translated"] == ["test image 1", "test image 2"] and state["untranslated"] == ["Play"]

@@ -11,12 +11,16 @@ message that no catalogue holds, and Sphinx would show that paragraph in English
   number replaced by the new one at the same place in the English (a number the translation must
   carry, tests/test_translations.py checks it). The words are translated once; the numbers are the
   run's.
+* the words that HTML printed by code shows a reader (a figure's ``alt``, ``aria-label`` and
+  ``title`` attributes, the text of labels, options and buttons: the training video's player,
+  chapter 5's explorer) are messages too: extracted with the prose, put back translated;
 * after Sphinx's translation, any text of a translated edition that is still English is a warning
   naming the message (the build runs with warnings as errors): a sentence whose *words* changed
   needs its translation (`python book/_ext/translations.py update`, then translate it).
 """
 from __future__ import annotations
 
+import html
 import os
 import re
 
@@ -31,6 +35,52 @@ logger = logging.getLogger(__name__)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")  # as book/_ext/translations.py counts numbers
 PLACEHOLDER = "\x00"
 LATIN = re.compile(r"[A-Za-z]")
+# what HTML printed by code shows a reader: attribute values, and the text of labels, options, buttons
+HTML_WORDS = re.compile(r'(?P<before>\b(?:alt|aria-label|title)=")(?P<attribute>[^"<>]*[A-Za-z][^"<>]*)"'
+                        r'|(?P<tag><(?:label|option|button)\b[^>]*>)(?P<text>[^<]*[A-Za-z][^<]*)(?=<)')
+
+
+def html_messages(markup: str) -> list[str]:
+    """The messages of a piece of HTML, unescaped and trimmed, in order."""
+    return [html.unescape(match["attribute"] or match["text"]).strip() for match in HTML_WORDS.finditer(markup)]
+
+
+def translate_html(markup: str, translate) -> tuple[str, list[str]]:
+    """``markup`` with its messages replaced by ``translate(message)``; the messages it had no
+    translation for (``translate`` returned None) are left and listed."""
+    missing = []
+
+    def replace(match):
+        text = match["attribute"] if match["attribute"] is not None else match["text"]
+        message = html.unescape(text).strip()
+        translated = translate(message)
+        if translated is None:
+            missing.append(message)
+            return match.group()
+        escaped = text.replace(text.strip(), html.escape(translated, quote=match["attribute"] is not None), 1)
+        return (match["before"] + escaped + '"') if match["attribute"] is not None else match["tag"] + escaped
+
+    return HTML_WORDS.sub(replace, markup), missing
+
+
+def _html_outputs(document):
+    return [node for node in document.findall(nodes.raw) if "html" in node.get("format", "").split()]
+
+
+class HtmlWordsAreMessages(SphinxTransform):
+    """For the message catalogues (the gettext builder): each message of HTML printed by code as a
+    paragraph of its own beside that HTML, so that it is extracted like the prose."""
+
+    default_priority = 11
+
+    def apply(self, **kwargs) -> None:
+        if self.app.builder.name != "gettext":
+            return
+        for raw in _html_outputs(self.document):
+            for message in dict.fromkeys(html_messages(raw.astext())):
+                paragraph = nodes.paragraph(message, message)
+                paragraph.source, paragraph.line = raw.source or self.document["source"], raw.line or 1
+                raw.parent.insert(raw.parent.index(raw) + 1, paragraph)
 
 
 def template(message: str) -> str:
@@ -77,12 +127,23 @@ class TranslateByTemplate(SphinxTransform):
         for english, translation in list(table.items()):
             if isinstance(english, str) and english and translation and NUMBER.search(english):
                 templates.setdefault(template(english), (english, translation))
+        def translate(message):
+            if message in table and table[message]:
+                return table[message]
+            if template(message) in templates:
+                return adapt(*templates[template(message)], message)
+            return None
+
         for _, message in extract_messages(self.document):
-            if message in table or template(message) not in templates:
-                continue
-            adapted = adapt(*templates[template(message)], message)
-            if adapted is not None:
-                table[message] = adapted
+            if message not in table and translate(message) is not None:
+                table[message] = translate(message)
+        for raw in _html_outputs(self.document):
+            translated, missing = translate_html(raw.astext(), translate)
+            raw.replace(raw.children[0], nodes.Text(translated))
+            for message in missing:
+                logger.warning(f"not translated into {self.config.language}, shown in English (HTML printed by "
+                               f"code): {message[:100]!r} (run `python book/_ext/translations.py update` and "
+                               f"translate it)", location=raw)
 
 
 class NoEnglishLeft(SphinxTransform):
@@ -105,6 +166,7 @@ class NoEnglishLeft(SphinxTransform):
 
 
 def setup(app):
+    app.add_transform(HtmlWordsAreMessages)
     app.add_transform(TranslateByTemplate)
     app.add_transform(NoEnglishLeft)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -108,7 +108,13 @@ def tidy(path: Path) -> None:
     (git remembers them), the book's name and translators in the header."""
     from babel.messages.pofile import write_po
 
+    from translated_numbers import template  # beside this file
+
     catalogue = read_catalogue(path)
+    translated = {template(message.id) for message in catalogue if message.id and message.string}
+    for message in list(catalogue):  # "test image 2" when "test image 1" is translated: the build fills it in
+        if message.id and not message.string and template(message.id) in translated:
+            del catalogue[message.id]
     for message in catalogue:
         message.flags -= {"python-format", "python-brace-format"}
     catalogue.obsolete.clear()
@@ -131,13 +137,21 @@ def read_catalogue(path: Path):
 
 def chapter_status(template: Path, catalogue: Path) -> dict[str, list[str]]:
     """The messages of one chapter's current English text, sorted by their state in its catalogue."""
+    from translated_numbers import template as numbers_out
+
     state = {"translated": [], "fuzzy": [], "untranslated": [], "inconsistent": []}
     translations = read_catalogue(catalogue) if catalogue.is_file() else None
+    by_template = {numbers_out(m.id): m for m in translations or () if m.id and m.string and not m.fuzzy}
     glossary = read_glossary()
     for message in read_catalogue(template):
         if not message.id:
             continue
         found = translations.get(message.id) if translations is not None else None
+        if found is None:  # the same sentence with other numbers: the build translates it from that one
+            found = by_template.get(numbers_out(message.id))
+            if found is not None:
+                state["translated"].append(message.id)
+                continue
         if found is None or not found.string:
             state["untranslated"].append(message.id)
         elif found.fuzzy:
