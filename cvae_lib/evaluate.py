@@ -11,6 +11,10 @@ estimators are offered, and they measure different things:
   Importance sampling with the recognition network as proposal; its expectation
   decreases towards −log p(y|x) as S grows and equals −ELBO at S = 1.
 
+Every one of them is at least the *floor* of the grey-scale targets (``grey_scale_floor``): for a
+grey level y the cross-entropy −y log p − (1 − y) log(1 − p) is smallest at p = y, where it is the
+Bernoulli entropy of y, above 0 for every y strictly between 0 and 1.
+
 Every estimator is batched over images and samples; sampling uses its own seeded
 generator, so results do not depend on what ran before. They run where the model is
 (move it with ``.to(device)``); data and results stay on the CPU.
@@ -160,3 +164,17 @@ def cvae_mc_nll(cvae: CVAE, split, y_hat, num_samples: int = 100, seed: int = 0)
 def cvae_is_nll(cvae: CVAE, split, y_hat, num_samples: int = 100, seed: int = 0) -> float:
     """Importance-sampled estimate with q(z|x,y) as proposal, nats per image."""
     return cvae_nll_per_image(cvae, split.inputs, split.targets, y_hat, num_samples, "posterior", seed).mean().item()
+
+
+def grey_scale_floor_per_image(targets: torch.Tensor) -> torch.Tensor:
+    """The least score the Bernoulli cross-entropy allows on each image's output pixels: the sum of
+    their entropies −y log y − (1 − y) log(1 − y) (in float64: one exact sum per image)."""
+    y = flatten_images(targets).double()
+    is_output = y != MASK_VALUE
+    y = y.clamp(min=0.0)
+    return (-(torch.xlogy(y, y) + torch.xlogy(1 - y, 1 - y)) * is_output).sum(-1)
+
+
+def grey_scale_floor(split) -> float:
+    """No model's negative CLL on ``split`` can go below this (nats per image, mean over images)."""
+    return float(grey_scale_floor_per_image(split.targets).mean())

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .recipe import FIRST_EDITION
-from .results import QUALITY_KEYS, Estimator
+from .results import QUALITY_KEYS, Estimator, best_importance_sampling
 from .util import atomic_write_text, check_finite
 
 
@@ -45,6 +45,7 @@ def render_table_markdown(results: dict) -> str:
                                     ("nats_per_output_pixel", "per output pixel", 4)):
             rows.append([f"gap: baseline − CVAE IS (S = {samples}), {label}"]
                         + [mean_std(results["gap"][q][unit], digits, many) for q in quadrants])
+    rows += floor_rows(results, quadrants, many)
     table = markdown_table(["negative CLL (nats per image)", *quadrant_header(quadrants)], rows,
                            "l" + "r" * len(quadrants))
     seeds = ", ".join(map(str, results["seeds"]))
@@ -52,6 +53,24 @@ def render_table_markdown(results: dict) -> str:
             f"{' (mean ± standard deviation over seeds)' if many else ''}; "
             f"{results['test_images']} test images. Lower is better.\n")
     return table + "\n" + note
+
+
+FLOOR_LABEL = "floor: the Bernoulli entropy of the grey-scale targets (no model can score below it)"
+
+
+def floor_rows(results: dict, quadrants: list[str], many: bool) -> list[list[str]]:
+    """The floor of the grey-scale targets, and how far above it each model's best estimate lies."""
+    if "floor" not in results:
+        return []
+    floor = results["floor"]
+    table = results["table"]
+    rows = [[FLOOR_LABEL] + [f"{floor[q]:.2f}" for q in quadrants]]
+    best_is = best_importance_sampling(k for k in table[quadrants[0]] if k.startswith("cvae_is")).key
+    for key in ("baseline_nll", best_is, *(k for k in table[quadrants[0]] if k.startswith(("gsnn", "hybrid")))):
+        rows.append([f"excess over the floor: {_label(key, results)}"]
+                    + [mean_std({"mean": table[q][key]["mean"] - floor[q], "std": table[q][key]["std"]}, 2, many)
+                       for q in quadrants])
+    return rows
 
 
 def _label(key: str, results: dict) -> str:
@@ -97,6 +116,7 @@ def render_remedies_markdown(results: dict) -> str:
             std = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(mean_std({"mean": statistics.fmean(values), "std": std}, 2, many))
         rows.append([label.replace("|", "\\|"), *cells])
+    rows += floor_rows(results, quadrants, many)
     table = markdown_table(["negative CLL (nats per image)", *quadrant_header(quadrants)], rows,
                            "l" + "r" * len(quadrants))
     return table + (f"\n\nHybrid: α = {results['hybrid_alpha']:g}. Seeds {', '.join(map(str, results['seeds']))}"

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .data import load_digit_splits, load_mnist
+from .evaluate import grey_scale_floor
 from .experiment import TrainedSetting, evaluate_setting_cached, train_remedies, train_setting
 from .quality import accuracy, setting_quality, train_or_load_digit_classifier
 from .recipe import HYBRID_ALPHA, RECIPE
@@ -73,6 +74,8 @@ def reproduce(config: RunConfig, seeds=None, out: str | Path | None = None, prog
                 figure_settings[q] = setting
         seconds_per_seed.append(seed_seconds)
     results = build_results(config.profile, seeds, list(config.quadrants), runs, seconds_per_seed)
+    # the least any model can score on these grey-scale targets (the test split is the same for every seed)
+    results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
     results["hybrid_alpha"] = HYBRID_ALPHA
     results["recipe"] = RECIPE.name
     results["classifier"] = {"test_accuracy": classifier_accuracy, "epochs": classifier.epochs_run,

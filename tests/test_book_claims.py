@@ -158,3 +158,12 @@ def test_chapter_8s_verdicts_on_the_two_thresholds_agree_with_the_numbers(condit
     met = all(min(row[k] for row in rows) >= 0.9 for k in ("fidelity",)) and all(
         sum(row[k] for row in rows) / len(rows) >= 0.9 for k in ("fidelity", "digit_consistency"))
     assert ("Both thresholds of a real separation are met" in text) == met
+
+def test_chapter_3_quotes_the_floor_of_the_published_table(results):
+    """The floor chapter 3 computes from the test set is the one the table of chapter 5 and the README
+    show (results/cll.json), and every model's best estimate lies above it."""
+    glued = _glued("03_cvae")
+    for q in ("1", "2", "3"):
+        assert glued[f"floor_{q}"] == f"{results['floor'][q]:.1f}"
+        for key in ("baseline_nll", "cvae_is_1000", "gsnn_mc_1000", "hybrid_is_1000"):
+            assert results["table"][q][key]["mean"] > results["floor"][q], (q, key)

@@ -140,3 +140,21 @@ def test_estimates_for_fewer_samples_come_from_a_prefix_of_the_weights(one_dim_m
     assert torch.allclose(evaluate.nll_from_log_weights(log_w[:1]), -log_w[0])
     by_hand = -(torch.logsumexp(log_w[:50], 0) - torch.log(torch.tensor(50.0)))
     assert torch.allclose(evaluate.nll_from_log_weights(log_w[:50]), by_hand)
+
+
+def test_the_floor_is_the_least_score_the_grey_scale_targets_allow():
+    """−y log p − (1 − y) log(1 − p) is smallest at p = y, where it is the entropy of y: 0 for 0/1
+    targets, log 2 per pixel at y = 0.5; the input pixels (−1) do not count."""
+    targets = torch.full((2, 28, 28), -1.0)
+    targets[0, 14:, 14:] = 0.5  # 196 output pixels at grey 0.5
+    targets[1, 14:, 14:] = (torch.arange(196).reshape(14, 14) % 2).float()  # black and white only
+    floor = evaluate.grey_scale_floor_per_image(targets)
+    assert floor[0].item() == pytest.approx(196 * math.log(2), rel=1e-12) and floor[1].item() == 0.0
+    # no prediction scores below it, the exact one (p = y) scores it: the baseline's NLL per image
+    # is that cross-entropy, for any logits
+    data = synthetic_data(3, sizes=(8, 8, 32))
+    exact = torch.logit(data.test.targets.clamp(1e-6, 1 - 1e-6).reshape(32, -1).double())
+    scores = [-evaluate.masked_bernoulli_log_likelihood(logits, data.test.targets.double())
+              for logits in (exact, torch.zeros_like(exact), torch.randn(exact.shape, dtype=torch.float64))]
+    floors = evaluate.grey_scale_floor_per_image(data.test.targets)
+    assert torch.all(scores[0] - floors < 1e-3) and all(torch.all(s >= floors - 1e-9) for s in scores)

@@ -185,6 +185,9 @@ def test_cli_reproduces_the_fast_profile_end_to_end(fast_cli_run):
     assert results["profile"] == "fast" and results["test_images"] == 1000 and results["seeds"] == [0]
     column = results["table"]["3"]
     assert column["cvae_is_100"]["mean"] < column["baseline_nll"]["mean"]
+    # the floor of the grey-scale targets: above 0, below every model's score (chapter 3)
+    assert 0 < results["floor"]["3"] < column["cvae_is_100"]["mean"] and results["floor"]["1"] > results["floor"]["3"]
+    assert "floor: the Bernoulli entropy" in (base / "out" / "cll.md").read_text()
     assert (base / "out" / "predictions_q3.png").exists()
     assert (base / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
 

@@ -111,9 +111,13 @@ def tidy(path: Path) -> None:
     from translated_numbers import template  # beside this file
 
     catalogue = read_catalogue(path)
-    translated = {template(message.id) for message in catalogue if message.id and message.string}
+    if path.name == "sphinx.po":  # Sphinx's own words that its Chinese catalogue lacks ("Link to this
+        for message in list(catalogue.obsolete.values()):  # heading"): no template of ours holds them
+            if message.string:
+                catalogue[message.id] = message
+    translated = {template(m.id) for m in catalogue if m.id and m.string and not m.fuzzy}
     for message in list(catalogue):  # "test image 2" when "test image 1" is translated: the build fills it in
-        if message.id and not message.string and template(message.id) in translated:
+        if message.id and (not message.string or message.fuzzy) and template(message.id) in translated:
             del catalogue[message.id]
     for message in catalogue:
         message.flags -= {"python-format", "python-brace-format"}
