@@ -5,9 +5,9 @@ the networks flatten them to 784-vectors. Both models output *logits* for every
 pixel; only the output pixels (where the input is -1) enter a likelihood.
 
 On grey-scale targets: MNIST pixels are grey levels in [0, 1], not binary. Like
-Pyro's tutorial (and most of the literature on this task) we score them with the
-Bernoulli cross-entropy  y log p + (1 - y) log(1 - p),  so that our numbers stay
-comparable with the published ones. For non-binary y this is not a normalised
+Pyro's tutorial we score them with the Bernoulli cross-entropy
+y log p + (1 - y) log(1 - p),  so that our numbers stay comparable with the tutorial's
+(its floor, the targets' own entropy, is ``evaluate.grey_scale_floor``). For non-binary y this is not a normalised
 log-probability, and a validating Bernoulli rightly refuses such values; we
 therefore build that one distribution with ``validate_args=False`` on purpose and
 keep validation on everywhere else.
