@@ -74,7 +74,7 @@ def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:
         for kind, remedy in run.get("remedies", {}).items():
             parts.update({f"{kind}.pt": remedy["train_seconds"], f"evaluation_{kind}.json": remedy["evaluation_seconds"]})
         for name, seconds in parts.items():
-            note_reused(folder / name, seconds)
+            note_reused(folder / name, seconds, published=True)
 
 
 def results_markdown(results: dict):

@@ -94,19 +94,25 @@ def load_checkpoint(path: str | os.PathLike, expected_config: dict | None = None
     return checkpoint
 
 
-# What the work loaded in this process took to make: {file: seconds of training or evaluating}.
-# The introduction's "from scratch" times add it to a chapter's measured time.
-_REUSED_SECONDS: dict[str, float] = {}
+# What the work loaded in this process took to make: {file: (seconds of training or evaluating,
+# whether the published record says so)}. The introduction's "from scratch" times add it to a
+# chapter's measured time.
+_REUSED_SECONDS: dict[str, tuple[float, bool]] = {}
 
 
-def note_reused(path: Path, seconds: float) -> None:
-    """Record that ``path`` was loaded instead of made again, and what making it took."""
-    _REUSED_SECONDS[str(Path(path).resolve())] = float(seconds)
+def note_reused(path: Path, seconds: float, published: bool = False) -> None:
+    """Record that ``path`` was loaded instead of made again, and what making it took. The
+    published run's record of a file (``published=True``, from ``results/``) is kept over the
+    seconds a local copy of the same file stores: the book states what the published run cost."""
+    key = str(Path(path).resolve())
+    if _REUSED_SECONDS.get(key, (0.0, False))[1] and not published:
+        return
+    _REUSED_SECONDS[key] = (float(seconds), published)
 
 
 def reused_seconds() -> float:
     """The seconds saved in this process by loading instead of training and evaluating again."""
-    return sum(_REUSED_SECONDS.values())
+    return sum(seconds for seconds, _ in _REUSED_SECONDS.values())
 
 
 @dataclasses.dataclass

@@ -109,39 +109,47 @@ def _execute_in_own_process(path: Path, timeout: float) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _record_timing(path: Path, profile: str, notebook: str | None = None, seconds: float = 0.0,
+                   from_scratch: float = 0.0) -> dict:
+    """Write one notebook's times into ``book/timings.json`` at once, read just before: an
+    execute-book running beside another (each on its own chapters) keeps the other's times."""
+    timings = json.loads(path.read_text()) if path.exists() else {}
+    timings["last_profile"] = profile  # which profile the stored outputs come from
+    entry = timings.setdefault(profile, {})
+    entry.update(provenance())
+    if notebook is not None:
+        entry.setdefault("seconds", {})[notebook] = round(seconds, 1)
+        entry.setdefault("from_scratch_seconds", {})[notebook] = round(from_scratch, 1)
+    atomic_write_json(timings, path)
+    return timings
+
+
 def execute_notebooks(profile: RunProfile, notebooks=None, timeout: float = NOTEBOOK_TIMEOUT, log=print,
                       timings_path: Path | None = None) -> dict:
     """Run every notebook in place under ``profile``, each in its own process and kernel with at most
     ``timeout`` seconds, and record each one's wall time.
 
-    The timings go to ``book/timings.json`` (read by the introduction) before the introduction
-    itself runs, so it shows this run's figures. A chapter that fails is named in one line and left
+    Each notebook's times go to ``book/timings.json`` (read by the introduction) as it finishes,
+    so the introduction, run last, shows this run's figures. A chapter that fails is named in one line and left
     unchanged, the others still run; then :class:`NotebookFailed` lists the failed ones.
     """
     kernel_environment(profile)
     notebooks = [Path(p) for p in (notebooks or book_notebooks())]
     timings_path = timings_path or project_root() / BOOK_DIR / TIMINGS_FILE
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-    timings["last_profile"] = profile.name  # which profile the stored outputs come from
-    entry = timings.setdefault(profile.name, {})
-    entry.update(provenance())
-    seconds = entry.setdefault("seconds", {})
-    # the time with nothing to load: the measured time plus what making the loaded files took
-    from_scratch = entry.setdefault("from_scratch_seconds", {})
+    timings = _record_timing(timings_path, profile.name)
     failed = []
     for path in notebooks:
-        if path.name.startswith("00_"):
-            atomic_write_json(timings, timings_path)
         try:
             run = _execute_in_own_process(path, timeout)
         except NotebookFailed as exc:
             failed.append(path.name)
             log(f"{path.name}: failed, left unchanged: {exc}")
             continue
-        seconds[path.stem] = round(run["seconds"], 1)
-        from_scratch[path.stem] = round(run["seconds"] + run["reused"], 1)
-        log(f"{path.name}: {seconds[path.stem]:.0f} s (from scratch: {from_scratch[path.stem]:.0f} s)")
-    atomic_write_json(timings, timings_path)
+        # the time with nothing to load: the measured time plus what making the loaded files took
+        timings = _record_timing(timings_path, profile.name, path.stem, run["seconds"], run["seconds"] + run["reused"])
+        entry = timings[profile.name]
+        log(f"{path.name}: {entry['seconds'][path.stem]:.0f} s "
+            f"(from scratch: {entry['from_scratch_seconds'][path.stem]:.0f} s)")
     if failed:
         raise NotebookFailed(f"{len(failed)} of {len(notebooks)} notebooks failed ({', '.join(failed)}); "
                              "open one in Jupyter and run it to see the whole traceback")

@@ -169,11 +169,18 @@ def digits_to_start_from(images: torch.Tensor, labels: torch.Tensor) -> list[dic
     return digits
 
 
-def export_web(config: RunConfig, mnist: dict, out: Path | None = None, log=print) -> list[ExportedSetting]:
+def export_web(config: RunConfig, mnist, out: Path | None = None, log=print) -> list[ExportedSetting]:
     """Export seed ``config.seed``'s models of every setting of ``config.quadrants`` to ``out``
-    (default :func:`web_dir`); a graph made from the same checkpoints is kept. Writes the
+    (default :func:`web_dir`); a graph made from the same checkpoints is kept. ``mnist`` is the
+    data, or a function that loads it (called only when a graph is to be made). Writes the
     manifest last, so a stopped export leaves the old manifest or none."""
     from .data import load_splits
+
+    def data():
+        nonlocal mnist
+        if callable(mnist):
+            mnist = mnist()
+        return mnist
     from .util import atomic_write_bytes, atomic_write_json
 
     out = Path(out) if out is not None else web_dir(config)
@@ -183,19 +190,19 @@ def export_web(config: RunConfig, mnist: dict, out: Path | None = None, log=prin
     for q in config.quadrants:
         baseline, cvae, sources = load_setting(q, config)
         model = LiveCompletion(baseline, cvae).eval()
-        data = load_splits(q, config.profile, mnist)
-        if digits is None:
-            digits = digits_to_start_from(data.test.images, data.test.labels)
         graph_path = out / f"q{q}.onnx"
         previous = old.get("settings", {}).get(str(q))
         if (previous and previous.get("from") == sources and graph_path.exists()
-                and _sha256(graph_path.read_bytes()) == previous.get("sha256")):
+                and _sha256(graph_path.read_bytes()) == previous.get("sha256") and old.get("test_digits")):
             settings[str(q)] = previous
             exported.append(ExportedSetting(q, graph_path, previous["bytes"], previous["max_difference"], True))
             log(f"q{q}.onnx is up to date (made from the same checkpoints)")
             continue
+        splits = load_splits(q, config.profile, data())
+        if digits is None:
+            digits = digits_to_start_from(splits.test.images, splits.test.labels)
         graph = onnx_graph(model)
-        worst = largest_difference(graph, model, data.test.inputs[:8])
+        worst = largest_difference(graph, model, splits.test.inputs[:8])
         if not worst <= TOLERANCE:  # also catches NaN
             raise WebExportError(f"the ONNX graph of {q} quadrant(s) differs from the PyTorch model by {worst:.3g} "
                                  f"(more than {TOLERANCE:g}); nothing was written")
@@ -203,12 +210,12 @@ def export_web(config: RunConfig, mnist: dict, out: Path | None = None, log=prin
         settings[str(q)] = {
             "graph": graph_path.name, "bytes": len(graph), "sha256": _sha256(graph), "from": sources,
             "z_dim": cvae.z_dim, "max_difference": worst,
-            "directions": strongest_directions(model, data.val.inputs[:DIRECTION_INPUTS]),
+            "directions": strongest_directions(model, splits.val.inputs[:DIRECTION_INPUTS]),
         }
         exported.append(ExportedSetting(q, graph_path, len(graph), worst, False))
         log(f"wrote {graph_path} ({len(graph) / 2**20:.1f} MiB; largest difference from PyTorch {worst:.1e})")
     manifest = {"format": WEB_FORMAT, "profile": config.profile.name, "seed": config.seed,
-                "tolerance": TOLERANCE, "test_digits": digits, "settings": settings}
+                "tolerance": TOLERANCE, "test_digits": digits or old["test_digits"], "settings": settings}
     atomic_write_json(manifest, manifest_path)
     return exported
 
@@ -226,7 +233,7 @@ def export_for_site(config: RunConfig, out: Path | None = None, if_available: bo
                     f"is built without the live demo's graphs (make reproduce trains them)")
         config = dataclasses.replace(config, quadrants=tuple(present))
     out = out if out is not None else web_dir(config)
-    exported = export_web(config, load_mnist(config.data_dir), out)
+    exported = export_web(config, lambda: load_mnist(config.data_dir), out)
     total = sum(setting.bytes for setting in exported)
     return f"{out}: {len(exported)} graph(s) of {total / 2**20:.1f} MiB in all, and {MANIFEST_NAME}"
 

@@ -215,3 +215,20 @@ def test_importing_the_library_flushes_denormal_floats_in_torchs_worker_threads_
     nonzero, threads = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                       check=True).stdout.split()
     assert nonzero == "0", f"{nonzero} denormals survived with {threads} threads"
+
+
+def test_a_from_scratch_time_counts_each_loaded_file_once_and_prefers_the_published_record(tmp_path, monkeypatch):
+    """The introduction's "from scratch" column: what the work a chapter loaded took to make. The
+    published run's record of a file wins over what a local copy of it stores (a copy trained
+    beside other work takes longer); a file noted twice counts once."""
+    from cvae_lib import checkpoints
+
+    monkeypatch.setattr(checkpoints, "_REUSED_SECONDS", {})
+    gsnn, cvae = tmp_path / "gsnn.pt", tmp_path / "cvae.pt"
+    checkpoints.note_reused(gsnn, 700.0, published=True)  # results/cll.json: the published run
+    checkpoints.note_reused(gsnn, 1100.0)  # the local checkpoint loaded after it
+    checkpoints.note_reused(cvae, 300.0)
+    checkpoints.note_reused(cvae, 250.0)  # the same file again: the later note
+    assert checkpoints.reused_seconds() == 700.0 + 250.0
+    checkpoints.note_reused(cvae, 320.0, published=True)
+    assert checkpoints.reused_seconds() == 700.0 + 320.0
