@@ -157,7 +157,10 @@ def test_a_bad_device_is_refused_even_when_nothing_needs_one(device, message, co
 
 def test_an_interrupted_run_says_what_it_kept_and_exits_130(tmp_path):
     command = [sys.executable, "-m", "cvae_lib", *_reproduce(tmp_path)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: a shell that starts a job in the background (CI under nohup, `cmd &`) hands
+    # it SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt while the CVAE trains: right after the baseline's checkpoint appears. A fixed delay
     # was a race: on a fast machine the whole fast run had finished, on a slow one not yet begun.
     baseline = tmp_path / "ckpt" / "fast" / "q3" / "seed0" / "baseline.pt"
