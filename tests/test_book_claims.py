@@ -77,6 +77,12 @@ def test_chapter_5_states_the_gap_and_the_seeds_it_averages(results):
         assert f"{gap[q]['nats_per_output_pixel']['mean']:.3f}" in text
     shrinking = [gap[q]["nats_per_image"]["mean"] for q in ("1", "2", "3")]
     assert ("as the paper reports" in text) == (shrinking == sorted(shrinking, reverse=True))
+    from cvae_lib.results import t_interval  # the 95% intervals of the gap over the seeds
+
+    for q in ("1", "2", "3"):
+        low, high = t_interval(gap[q]["nats_per_image"]["per_seed"])
+        assert f"{low:.1f} to {high:.1f}" in text and low < gap[q]["nats_per_image"]["mean"] < high
+    assert f"95% intervals over the {len(results['seeds'])} seeds" in text
 
 
 def _remedy_rows(results, model, key, q):
@@ -109,10 +115,21 @@ def test_chapter_6s_verdicts_agree_with_the_numbers(results):
                for q in (1, 2, 3))
     assert ("it is a second baseline" in verdict) == flat
     comparison = _markdown_output("06_train_test_gap", "def compare(model")
+    from cvae_lib.results import t_interval
+
     for q in (1, 2, 3):
         better = _remedy_rows(results, "hybrid", f"cvae_is_{s_is}", q) < _remedy_rows(results, "cvae", f"cvae_is_{s_is}", q)
         words = re.search(rf"hybrid is .*?(\d+\.\d+) nats (better|worse) with {q} input quadrant", comparison)
         assert words and (words.group(2) == "better") == better
+        # its 95% interval over the seeds, paired by seed
+        runs = [r for r in results["runs"] if r["quadrants"] == q]
+        low, high = t_interval([r["remedies"]["hybrid"]["numbers"][f"cvae_is_{s_is}"] - r["numbers"][f"cvae_is_{s_is}"]
+                                for r in runs])
+        near, far = sorted((abs(low), abs(high)))
+        if (low < 0) == (high < 0):
+            assert f"with {q} input quadrant{'s' if q > 1 else ''} (95% interval {near:.2f} to {far:.2f})" in comparison
+        else:
+            assert f"with {q} input quadrant{'s' if q > 1 else ''} (95% interval from" in comparison
 
 
 def test_chapter_9_states_the_stored_completion_measures(results):

@@ -96,3 +96,23 @@ def test_the_published_recipe_is_the_one_the_stored_ablation_chose():
     assert ablation["published_recipe"] == RECIPE.name, "re-run `python -m cvae_lib ablation --profile full`"
     best = min(ablation["variants"].items(), key=lambda item: item[1]["best_val_loss"])
     assert best[0] == RECIPE.name and best[1]["published"]
+
+
+def test_students_t_quantiles_and_the_interval_over_seeds():
+    """The closed forms for 1 and 2 degrees of freedom, the normal limit, and mean ± t·s/√n."""
+    import math
+    import statistics
+
+    from cvae_lib.results import t_interval, t_quantile
+
+    assert t_quantile(0.975, 1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-12)
+    assert t_quantile(0.975, 2) == pytest.approx(0.95 / math.sqrt(2 * 0.975 * 0.025), rel=1e-12)
+    assert t_quantile(0.975, 100000) == pytest.approx(1.959964, abs=1e-4)
+    assert t_quantile(0.5, 7) == pytest.approx(0.0, abs=1e-12)
+    values = [36.03, 36.81, 37.04]
+    low, high = t_interval(values)
+    half = t_quantile(0.975, 2) * statistics.stdev(values) / math.sqrt(3)
+    assert (low, high) == pytest.approx((statistics.fmean(values) - half, statistics.fmean(values) + half))
+    assert t_interval([1.0]) is None
+    with pytest.raises(ValueError):
+        t_quantile(0.3, 2)
