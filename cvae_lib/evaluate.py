@@ -11,9 +11,12 @@ estimators are offered, and they measure different things:
   Importance sampling with the recognition network as proposal; its expectation
   decreases towards −log p(y|x) as S grows and equals −ELBO at S = 1.
 
-Every one of them is at least the *floor* of the grey-scale targets (``grey_scale_floor``): for a
-grey level y the cross-entropy −y log p − (1 − y) log(1 − p) is smallest at p = y, where it is the
-Bernoulli entropy of y, above 0 for every y strictly between 0 and 1.
+The exact negative CLL of any model is at least the *floor* of the grey-scale targets
+(``grey_scale_floor``): for a grey level y the cross-entropy −y log p − (1 − y) log(1 − p) is
+smallest at p = y, where it is the Bernoulli entropy of y, above 0 for every y strictly between 0
+and 1; so is every mixture of such terms over z. The negative ELBO and the Monte Carlo estimate
+never go below it either; an importance-sampled estimate (its weights p(z|x)/q(z|x,y) can exceed 1)
+only in expectation.
 
 Every estimator is batched over images and samples; sampling uses its own seeded
 generator, so results do not depend on what ran before. They run where the model is

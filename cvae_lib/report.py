@@ -55,7 +55,7 @@ def render_table_markdown(results: dict) -> str:
     return table + "\n" + note
 
 
-FLOOR_LABEL = "floor: the Bernoulli entropy of the grey-scale targets (no model can score below it)"
+FLOOR_LABEL = "floor: the Bernoulli entropy of the grey-scale targets (no model's exact negative CLL is below it)"
 
 
 def floor_rows(results: dict, quadrants: list[str], many: bool) -> list[list[str]]:

@@ -162,7 +162,9 @@ def test_chapter_7_quotes_the_textbook_design_over_at_least_two_seeds(conditioni
     designs = {(e, c): sum(r["fidelity"] for r in _rows(conditioning["label_cvae"], encoder=e, conditioning=c, beta=1.0))
                for e, c in (("x,c", "concat"), ("x,c", "add"), ("x", "concat"), ("x", "add"))}
     best = max(designs, key=designs.get) == ("x,c", "concat")
-    assert ("It is the best of the four designs." in text) == best
+    assert ("It has the highest fidelity of the four designs." in text) == best
+    low, high = (100 * f(row["fidelity"] for row in rows) for f in (min, max))
+    assert f"(per seed {low:.1f}% to {high:.1f}%)" in text  # a fraction in percent, like the mean
 
 
 def test_chapter_8s_verdicts_on_the_two_thresholds_agree_with_the_numbers(conditioning):
@@ -181,6 +183,6 @@ def test_chapter_3_quotes_the_floor_of_the_published_table(results):
     show (results/cll.json), and every model's best estimate lies above it."""
     glued = _glued("03_cvae")
     for q in ("1", "2", "3"):
-        assert glued[f"floor_{q}"] == f"{results['floor'][q]:.1f}"
+        assert glued[f"floor_{q}"] == f"{results['floor'][q]:.2f}"
         for key in ("baseline_nll", "cvae_is_1000", "gsnn_mc_1000", "hybrid_is_1000"):
             assert results["table"][q][key]["mean"] > results["floor"][q], (q, key)
