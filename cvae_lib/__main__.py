@@ -48,11 +48,16 @@ def _add_run_options(command) -> None:
     command.add_argument("--out", default=None, metavar="DIR",
                          help="output folder (default: results/ for the full profile, results/<profile>/ "
                               "for others, so a smoke run never overwrites the published numbers)")
+    _add_folder_options(command)
+    command.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_folder_options(command) -> None:
+    """Where MNIST and the checkpoints are."""
     command.add_argument("--data-dir", default=None, metavar="DIR",
                          help="MNIST root (the folder holding MNIST/raw); default: $CVAE_DATA_DIR, else ./data")
     command.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                          help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
-    command.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--out", default=None, metavar="DIR",
                      help="where the graphs go (default: <checkpoint-dir>/<profile>/web, where the site "
                           "build takes them from)")
-    web.add_argument("--data-dir", default=None, metavar="DIR",
-                     help="MNIST root (test digits to start from); default: $CVAE_DATA_DIR, else ./data")
-    web.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                     help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
+    _add_folder_options(web)
     web.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
                      help="settings to export (default: 1 2 3)")
     web.add_argument("--if-available", action="store_true",
