@@ -7,7 +7,7 @@ SEEDS ?= 0
 # the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
-.PHONY: setup test reproduce ablation publish release-models benchmark book book-execute clean site-deps \
+.PHONY: setup test reproduce ablation publish plan release-models benchmark book book-execute clean site-deps \
 	translation-update translation-status
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -37,11 +37,17 @@ reproduce: setup
 ablation: setup
 	$(PY) -m cvae_lib ablation --profile $(PROFILE) --out $(OUT) --no-progress
 
-## publish: everything the published book shows: full results for three seeds, notebooks, site,
-## and the archive of the models the chapters load (then `make release-models` attaches it)
-publish:
-	$(MAKE) reproduce PROFILE=full SEEDS="0 1 2" OUT=results
-	$(MAKE) ablation PROFILE=full OUT=results
+## publish: everything the published book shows: every training and evaluation as one task list
+## (the CLL table for three seeds, the ablation, chapters 7-8's study; JOBS=N local processes, or
+## ENGINE=ray ADDRESS=host:port for a Ray cluster), then the notebooks, the site and the archive of
+## the models the chapters load (then `make release-models` attaches it)
+JOBS ?= 1
+ENGINE ?= local
+ADDRESS ?=
+publish: setup
+	$(PY) -m cvae_lib publish-run --profile full --seeds 0 1 2 --out results --no-progress \
+	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m cvae_lib update-readme
 	$(MAKE) book-execute PROFILE=full
 	$(MAKE) book
 	$(PY) -m cvae_lib publish-models
@@ -54,6 +60,10 @@ release-models: setup
 	gh release view "$$tag" >/dev/null 2>&1 || gh release create "$$tag" --title "Trained models ($$tag)" \
 	  --notes "The checkpoints, stored evaluations and results that the chapters load (cvae_lib/published_models.json)."; \
 	gh release upload "$$tag" "$$archive" --clobber
+
+## plan: the whole publish run on 1, 4 and 16 workers, from the recorded task seconds
+plan: setup
+	$(PY) -m cvae_lib plan-run --results results --workers 1 4 16
 
 ## benchmark: seconds per epoch and for the IS evaluation
 benchmark: setup

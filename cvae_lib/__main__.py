@@ -1,146 +1,12 @@
 """Command line: ``python -m cvae_lib reproduce --profile fast --quadrants 1 2 3 --seed 0 --out DIR``."""
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
-from .settings import ALLOWED_QUADRANTS, PROFILES
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one clear line on stderr and exit status 2, no usage dump."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _quadrant(text: str) -> int:
-    if text not in {str(q) for q in ALLOWED_QUADRANTS}:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a quadrant count; use 1, 2 or 3")
-    return int(text)
-
-
-def _seed(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer seed")
-    return int(text)
-
-
-def _positive_minutes(text: str) -> float:
-    try:
-        minutes = float(text)
-    except ValueError:
-        minutes = 0.0  # refused below, with the same words
-    if not (math.isfinite(minutes) and minutes > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes above 0")
-    return minutes
-
-
-def _add_run_options(command) -> None:
-    """The options every training command shares: the profile, the folders, the progress bars."""
-    command.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                         help="run size: 'fast' (subset, few epochs, CI) or 'full' (published numbers); "
-                              "default: $CVAE_PROFILE, else full")
-    command.add_argument("--out", default=None, metavar="DIR",
-                         help="output folder (default: results/ for the full profile, results/<profile>/ "
-                              "for others, so a smoke run never overwrites the published numbers)")
-    _add_folder_options(command)
-    command.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def _add_folder_options(command) -> None:
-    """Where MNIST and the checkpoints are."""
-    command.add_argument("--data-dir", default=None, metavar="DIR",
-                         help="MNIST root (the folder holding MNIST/raw); default: $CVAE_DATA_DIR, else ./data")
-    command.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                         help="checkpoint root; default: $CVAE_CHECKPOINT_DIR, else ./checkpoints")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m cvae_lib",
-                     description="Conditional VAE on MNIST quadrant completion (Sohn et al., 2015).")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-    rep = commands.add_parser(
-        "reproduce", help="train or load the baseline and CVAE, evaluate, write the CLL table",
-        description="Train (or load from checkpoints) the baseline and the CVAE for each quadrant "
-                    "setting and seed, evaluate every CLL estimator on the test set, and write "
-                    "DIR/cll.json, DIR/cll.md and figures (PNG) to DIR.")
-    _add_run_options(rep)
-    rep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
-                     help="input quadrant settings to run (default: 1 2 3)")
-    seeds = rep.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_seed, help="one training seed (default: 0)")
-    seeds.add_argument("--seeds", type=_seed, nargs="+", help="several training seeds, e.g. 0 1 2")
-
-    book = commands.add_parser(
-        "execute-book", help="run the book's notebooks in place and store their outputs",
-        description="Execute every notebook of book/ in place (the chapters, then the introduction, "
-                    "which reports their timings) under the chosen profile, and record each "
-                    "chapter's wall time in book/timings.json.")
-    book.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                      help="run size for the notebooks; default: $CVAE_PROFILE, else full")
-    book.add_argument("--timeout", type=_positive_minutes, default=None, metavar="MINUTES",
-                      help="stop a notebook that runs longer than this (default: 240)")
-    book.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
-                      help="only these notebooks (default: all of book/)")
-    ablation = commands.add_parser(
-        "ablation", help="compare training recipes (schedules, KL annealing, residual generation)",
-        description="For one setting and seed, train (or load) a baseline and a CVAE with every recipe "
-                    "of cvae_lib.ablation.VARIANTS, the published one included; evaluate them and write "
-                    "DIR/ablation.json and DIR/ablation.md (the recipe is chosen on the validation split).")
-    _add_run_options(ablation)
-    ablation.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",
-                          help="setting (default: 1)")
-    ablation.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
-    conditioning = commands.add_parser(
-        "conditioning", help="train or load chapters 7 and 8's models to convergence and measure them",
-        description="For each seed, train (or load) the label-conditioned CVAE in every design and at "
-                    "every β of cvae_lib.conditioning, and the classifier CVAE, each with early stopping "
-                    "on the validation split; write DIR/conditioning.json.")
-    _add_run_options(conditioning)
-    conditioning.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1], help="training seeds (default: 0 1)")
-    readme = commands.add_parser(
-        "update-readme", help="write the results table of README.md from a cll.json",
-        description="Replace the block between the cll-table markers of README.md with the table "
-                    "rendered from RESULTS (default: results/cll.json), and the block between the "
-                    "ablation markers with the summary of ablation.json beside it, if there is one.")
-    readme.add_argument("--results", default="results/cll.json", metavar="RESULTS")
-    readme.add_argument("--readme", default="README.md", metavar="FILE")
-    publish = commands.add_parser(
-        "publish-models", help="pack the trained models the chapters load into a release archive",
-        description="Pack the checkpoints, stored evaluations and results that the chapters load "
-                    "(cvae_lib.published.PUBLISHED_FILES) into DIR/cvae-book-models-<hash>.tar.gz, and "
-                    "write its manifest, cvae_lib/published_models.json, with the download URL of a "
-                    "release of the repository named in _config.yml.")
-    publish.add_argument("--out", default=None, metavar="DIR", help="where the archive goes (default: _build/release)")
-    web = commands.add_parser(
-        "export-web", help="the trained models as ONNX graphs for the book's page (the live demo)",
-        description="Export seed 0's baseline and CVAE of each setting to DIR/q<N>.onnx (the noise is an "
-                    "input), checked against PyTorch, and DIR/manifest.json, which the page reads.")
-    web.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                     help="whose checkpoints; default: $CVAE_PROFILE, else full")
-    web.add_argument("--out", default=None, metavar="DIR",
-                     help="where the graphs go (default: <checkpoint-dir>/<profile>/web, where the site "
-                          "build takes them from)")
-    _add_folder_options(web)
-    web.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
-                     help="settings to export (default: 1 2 3)")
-    web.add_argument("--if-available", action="store_true",
-                     help="export the settings whose models are on disk; with none, say so and exit 0 "
-                          "(make book: the page then says the demo is not part of this build)")
-    repository = commands.add_parser(
-        "repository", help="point the book at its GitHub repository (Colab cells, links)",
-        description="Make every notebook's Colab install cell and its links to repository files "
-                    "follow the repository named in _config.yml. With URL (and --branch), first "
-                    "write that repository into _config.yml.")
-    repository.add_argument("url", nargs="?", metavar="URL", help="https://github.com/<owner>/<name>")
-    repository.add_argument("--branch", help="branch the book is read from (default: as in _config.yml)")
-    return parser
+from .command_line import build_parser
 
 
 def _config(args, seed: int = 0):
@@ -154,16 +20,24 @@ def _config(args, seed: int = 0):
 def _seeds(args) -> list[int]:
     if args.command == "ablation":
         return [args.seed]
-    if args.command == "conditioning":
+    if args.command in ("conditioning", "publish-run"):
         return args.seeds
     return list(dict.fromkeys(args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]))
 
 
+def _engine(args):
+    """The edge: how the tasks run, checked before anything runs."""
+    from .engine import Engine
+
+    return Engine(jobs=args.jobs, kind=args.engine, address=args.address, threads=args.threads)
+
+
 def _run(args, config) -> None:
+    engine = _engine(args) if hasattr(args, "jobs") else None
     if args.command == "reproduce":
         from .reproduce import reproduce
 
-        results = reproduce(config, seeds=_seeds(args), progress=not args.no_progress)
+        results = reproduce(config, seeds=_seeds(args), progress=not args.no_progress, engine=engine)
         out = config.results_dir
         loaded = [run["loaded_from_checkpoint"] for run in results["runs"]]
         seconds = results["seconds_per_seed"]
@@ -177,15 +51,36 @@ def _run(args, config) -> None:
     elif args.command == "ablation":
         from .ablation import training_ablation
 
-        results = training_ablation(config, args.quadrant, progress=not args.no_progress)
+        results = training_ablation(config, args.quadrant, progress=not args.no_progress, log=print, engine=engine)
         print(f"wrote {config.results_dir}/ablation.json and {config.results_dir}/ablation.md")
         for name, variant in results["variants"].items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in variant["numbers"].items()))
     elif args.command == "conditioning":
         from .conditioning import run_conditioning
 
-        run_conditioning(config, args.seeds, progress=not args.no_progress)
+        run_conditioning(config, args.seeds, progress=not args.no_progress, engine=engine)
         print(f"wrote {config.results_dir}/conditioning.json")
+    elif args.command == "publish-run":
+        from .publish_run import RUN_RECORD, publish_run
+
+        record = publish_run(config, args.seeds, args.conditioning_seeds, engine=engine,
+                             progress=not args.no_progress)
+        out = config.results_dir
+        print(f"wrote {out}/cll.json, {out}/ablation.json, {out}/conditioning.json and {out}/{RUN_RECORD}: "
+              f"{record['tasks_made']} tasks made, {record['tasks_loaded']} loaded, in "
+              f"{record['wall_seconds'] / 60:.1f} min ({record['seconds_from_scratch'] / 3600:.1f} h of work "
+              f"from scratch)")
+    elif args.command == "plan-run":
+        from .publish_run import plan, publish_tasks, recorded_seconds, render_plan
+        from .settings import RunConfig
+
+        config = RunConfig.from_environment("full", download=False)
+        tasks = publish_tasks(config, args.seeds, args.conditioning_seeds)
+        found = plan(tasks, recorded_seconds(Path(args.results)), args.workers)
+        print(f"{found['tasks']} tasks ({found['tasks_with_seconds']} with recorded seconds), "
+              f"{found['total_seconds'] / 3600:.1f} h of work; the longest chain of needs "
+              f"{found['longest_chain_seconds'] / 60:.0f} min")
+        print(render_plan(found))
     elif args.command == "update-readme":
         from .report import update_readme
         from .results import load_results
@@ -199,6 +94,7 @@ def _run(args, config) -> None:
             summary = ablation_summary(json.loads(ablation.read_text()))
             changed = replace_readme_block("ablation", summary, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed
+        changed = _readme_run_plan(Path(args.results).parent, args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
     elif args.command == "repository":
         from .repository import set_repository
@@ -234,6 +130,22 @@ def _run(args, config) -> None:
         execute_notebooks(get_profile(args.profile), args.notebooks or None, **limit)
 
 
+def _readme_run_plan(results_dir: Path, readme) -> bool:
+    """The README's plan of the whole publish run on N workers, for the seeds of the results there."""
+    from .publish_run import plan_summary, publish_tasks
+    from .report import readme_markers, replace_readme_block
+    from .settings import RunConfig
+
+    readme = Path(readme)
+    if not readme.exists() or readme_markers("run-plan")[0] not in readme.read_text():
+        return False
+    stored = {name: json.loads((results_dir / f"{name}.json").read_text()) for name in ("cll", "conditioning")
+              if (results_dir / f"{name}.json").exists()}
+    config = RunConfig.from_environment(stored["cll"]["profile"], download=False)
+    tasks = publish_tasks(config, stored["cll"]["seeds"], stored.get("conditioning", {}).get("seeds", [0, 1]))
+    return replace_readme_block("run-plan", plan_summary(tasks, results_dir), readme)
+
+
 def _readme_published_models(readme, manifest_path=None) -> bool:
     """The README's sentence on the published models, from the manifest (when both exist)."""
     from .published import MANIFEST_PATH, Manifest
@@ -253,24 +165,33 @@ def main(argv=None) -> int:
         if missing:
             print(f"python -m cvae_lib: error: not a notebook file: {missing[0]}", file=sys.stderr)
             return 2
+    from concurrent.futures.process import BrokenProcessPool
+
     from .checkpoints import CheckpointError
+    from .engine import TaskFailed
     from .notebooks import NotebookFailed
     from .published import PublishError
     from .web_export import WebExportError
 
     config = None
     try:
-        if args.command in ("reproduce", "ablation", "conditioning"):
+        if args.command in ("reproduce", "ablation", "conditioning", "publish-run"):
             if args.command == "ablation":
                 args.quadrants = [args.quadrant]
-            if args.command == "conditioning":
+            if args.command in ("conditioning", "publish-run"):
                 args.quadrants = [1, 2, 3]
+            _engine(args)  # a bad engine option is refused before anything runs
             config = _config(args, _seeds(args)[0])  # checked before anything runs, a bad device too
         _run(args, config)
     except KeyboardInterrupt:
         print(f"python -m cvae_lib: interrupted; kept: {_kept(args, config)}", file=sys.stderr)
         return 130
-    except (CheckpointError, PublishError, WebExportError, NotebookFailed, OSError, ValueError, FloatingPointError) as exc:
+    except BrokenProcessPool:
+        print("python -m cvae_lib: error: a worker process died (out of memory?); the tasks finished before it "
+              "are kept: run the same command again, with fewer --jobs", file=sys.stderr)
+        return 1
+    except (CheckpointError, PublishError, WebExportError, NotebookFailed, TaskFailed, OSError, ValueError,
+            FloatingPointError) as exc:
         print(f"python -m cvae_lib: error: {exc}", file=sys.stderr)
         return 1
     return 0

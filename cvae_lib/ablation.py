@@ -15,13 +15,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .data import load_mnist, load_splits
-from .experiment import TrainedSetting, evaluate_setting_cached
+from .engine import Engine
 from .recipe import FIRST_EDITION, RECIPE, Recipe
 from .report import markdown_table
 from .results import Estimator, best_importance_sampling, provenance
 from .settings import RunConfig
-from .train import Schedule, train_or_load_cvae_continued
+from .tasks import Task, merge, setting_key
+from .train import Schedule
 from .util import atomic_write_json, atomic_write_text, ensure_writable_folder
 
 SECOND_LR = 1e-4  # the step schedule's second rate
@@ -66,65 +66,77 @@ VARIANTS = [
 
 
 def training_ablation(config: RunConfig, num_quadrants: int = 1, *, variants=None, out=None,
-                      progress: bool = True) -> dict:
+                      progress: bool = True, log=None, engine: Engine | None = None) -> dict:
     """Train-or-load every variant for one setting and seed, evaluate it, write the files to
     ``out`` (default: the configuration's results folder)."""
-    variants = _with_published(list(variants) if variants is not None else VARIANTS)
+    variants = with_published_recipe(list(variants) if variants is not None else VARIANTS)
     out = ensure_writable_folder(out if out is not None else config.results_dir)
-    data = load_splits(num_quadrants, config.profile, load_mnist(config.data_dir))
+    tasks = ablation_tasks(config, num_quadrants, variants)
+    outputs = (engine or Engine()).run(tasks, progress=progress, log=log or (lambda _: None))
+    return write_ablation_results(config, num_quadrants, variants, outputs, out)
+
+
+def write_ablation_results(config: RunConfig, num_quadrants: int, variants, outputs: dict[str, dict],
+                           out: Path) -> dict:
+    """``ablation.json`` and ``ablation.md`` from the finished tasks of :func:`ablation_tasks`."""
     results = {"profile": config.profile.name, "quadrants": num_quadrants, "seed": config.seed,
                "published_recipe": RECIPE.name, "variants": {}, **provenance()}
-    trained = {}
-    for variant in variants:
-        baseline, cvae = _train(variant, data, config, trained, progress)
-        evaluation = evaluate_setting_cached(TrainedSetting(data, baseline, cvae, config.seed), config)
-        first = trained.get(variant.slug.removesuffix("_step"))
-        epochs = cvae.epochs_run + (first[1].epochs_run if variant.continue_at else 0)
-        seconds = baseline.seconds + cvae.seconds + (first[1].seconds if variant.continue_at else 0)
+    base = setting_key(num_quadrants, config.seed)
+    for variant in with_published_recipe(list(variants)):
+        if variant.recipe == RECIPE and not variant.continue_at:  # the table's own CVAE
+            cvae, evaluation = outputs[f"{base}/cvae"], outputs[f"{base}/cvae/evaluate"]
+            baseline, first = outputs[f"{base}/baseline"], None
+        else:
+            cvae, evaluation = outputs[f"ablation/{base}/{variant.slug}"], outputs[f"ablation/{base}/{variant.slug}/evaluate"]
+            baseline, first = cvae["baseline"], cvae["first_stage"]
+        epochs = cvae["epochs_run"] + (first["epochs_run"] if first else 0)
+        seconds = baseline["made_seconds"] + cvae["made_seconds"] + (first["made_seconds"] if first else 0)
         name = variant.recipe.name + (f", then {variant.continue_at:g} (step schedule)" if variant.continue_at else "")
         results["variants"][name] = {
             "slug": variant.slug, "numbers": evaluation["numbers"], "epochs": epochs,
-            "baseline_epochs": baseline.epochs_run, "train_seconds": seconds,
-            "best_val_loss": min(row["val_loss"] for row in cvae.history),
+            "baseline_epochs": baseline["epochs_run"], "train_seconds": seconds,
+            "best_val_loss": cvae["best_val_loss"],
             "published": variant.recipe == RECIPE and not variant.continue_at}
     atomic_write_json(results, out / "ablation.json")
     atomic_write_text(render_ablation_markdown(results), out / "ablation.md")
     return results
 
 
-def _with_published(variants: list[Variant]) -> list[Variant]:
+def with_published_recipe(variants: list[Variant]) -> list[Variant]:
     """The variants, with the published recipe among them (first) if it is not already."""
     if any(v.recipe == RECIPE and not v.continue_at for v in variants):
         return variants
     return [Variant("published", RECIPE), *variants]
 
 
-def _train(variant: Variant, data, config: RunConfig, trained: dict, progress: bool):
-    """The variant's baseline and CVAE; the published recipe's are the published checkpoints."""
-    if variant.continue_at:
-        first_slug = variant.slug.removesuffix("_step")
-        if first_slug not in trained:
-            raise ValueError(f"variant {variant.slug!r} continues {first_slug!r}, which must come before it")
-        baseline, first = trained[first_slug]
-        folder = Path(first.path).parent
-        cvae = train_or_load_cvae_continued(data, baseline, first, config, lr=variant.continue_at,
-                                            progress=progress, checkpoint_path=folder / f"{variant.slug}.pt")
-        trained[variant.slug] = (baseline, cvae)
-        return baseline, cvae
-    recipe = variant.recipe
-    paths = {}  # the published models, for the published recipe
-    if recipe.baseline != RECIPE.baseline or recipe != RECIPE:
-        folder = config.checkpoint_dir / config.profile.name / f"q{data.num_quadrants}" / f"seed{config.seed}" / "ablation"
-        folder.mkdir(parents=True, exist_ok=True)
-        if recipe.baseline != RECIPE.baseline:
-            paths["baseline"] = folder / f"baseline_{variant.slug}.pt"
-        if recipe != RECIPE:
-            paths["cvae"] = folder / f"{variant.slug}.pt"
-    baseline = recipe.train_baseline(data, config, progress=progress,
-                                     checkpoint_path=paths.get("baseline", "default"))
-    cvae = recipe.train_cvae(data, baseline, config, progress=progress, checkpoint_path=paths.get("cvae", "default"))
-    trained[variant.slug] = (baseline, cvae)
-    return baseline, cvae
+def ablation_tasks(config: RunConfig, num_quadrants: int, variants) -> list[Task]:
+    """Every recipe of the ablation for one setting and seed: its models, then its evaluation. The
+    published recipe's tasks are the table's own (same keys), so a full run makes them once."""
+    base, tasks, slugs = setting_key(num_quadrants, config.seed), [], set()
+    for variant in variants:
+        if variant.continue_at:
+            first = variant.slug.removesuffix("_step")
+            if first not in slugs:
+                raise ValueError(f"variant {variant.slug!r} continues {first!r}, which must come before it")
+            needs = (f"ablation/{base}/{first}",)
+        elif variant.recipe == RECIPE:
+            tasks += [Task(f"{base}/baseline", "baseline", config, (("quadrants", num_quadrants),)),
+                      Task(f"{base}/cvae", "model", config, (("quadrants", num_quadrants), ("objective", "cvae")),
+                           (f"{base}/baseline",)),
+                      Task(f"{base}/cvae/evaluate", "evaluate", config,
+                           (("quadrants", num_quadrants), ("objective", "cvae")), (f"{base}/cvae",))]
+            slugs.add(variant.slug)
+            continue
+        else:  # a variant with the published baseline waits for it rather than training it twice
+            needs = (f"{base}/baseline",) if variant.recipe.baseline == RECIPE.baseline else ()
+            if needs:
+                tasks.append(Task(f"{base}/baseline", "baseline", config, (("quadrants", num_quadrants),)))
+        key = f"ablation/{base}/{variant.slug}"
+        options = (("quadrants", num_quadrants), ("variant", variant))
+        tasks += [Task(key, "variant", config, options, needs),
+                  Task(f"{key}/evaluate", "variant_evaluate", config, options, (key,))]
+        slugs.add(variant.slug)
+    return merge(tasks)
 
 
 def render_ablation_markdown(results: dict) -> str:

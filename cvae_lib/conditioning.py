@@ -25,14 +25,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .classifier_cvae import ClassifierCVAE, train_or_load_classifier_cvae
+from .classifier_cvae import ClassifierCVAE
 from .data import load_digit_splits, load_mnist
 from .digits import NUM_CLASSES, mean_pairwise_distance
-from .label_cvae import SWEEP_BETAS, train_or_load_label_cvae
+from .engine import Engine
+from .label_cvae import SWEEP_BETAS
 from .models import NUM_PIXELS
-from .quality import accuracy, train_or_load_digit_classifier
 from .results import provenance
 from .settings import RunConfig, seed_everything
+from .tasks import Task, classifier_key, digit_classifier_task
 from .util import atomic_write_json, ensure_writable_folder
 
 DESIGNS = (("x,c", "concat"), ("x,c", "add"), ("x", "concat"), ("x", "add"))  # (encoder input, conditioning)
@@ -99,7 +100,9 @@ def real_diversity(digits) -> float:
     """The diversity of real test digits: :data:`DIVERSITY_SAMPLES` of each class, the yardstick
     for the generated ones."""
     images, labels = digits.test
-    return mean_pairwise_distance(torch.stack([images[labels == d][:DIVERSITY_SAMPLES] for d in range(NUM_CLASSES)]))
+    # as many of each class (a small profile's test set has fewer than DIVERSITY_SAMPLES of some)
+    count = min([DIVERSITY_SAMPLES] + [int((labels == d).sum()) for d in range(NUM_CLASSES)])
+    return mean_pairwise_distance(torch.stack([images[labels == d][:count] for d in range(NUM_CLASSES)]))
 
 
 def digit_consistency(read: torch.Tensor) -> float:
@@ -146,39 +149,59 @@ def classifier_cvae_numbers(model, digits, classifier, seed: int) -> dict:
             **latent_statistics(model, *digits.test)}
 
 
-def run_conditioning(config: RunConfig, seeds, progress: bool = True, log=print) -> dict:
+def run_conditioning(config: RunConfig, seeds, progress: bool = True, log=print,
+                     engine: Engine | None = None) -> dict:
     """Train or load every model of chapters 7 and 8 for each seed, measure them, and write
     ``<results>/conditioning.json``."""
     seeds = list(dict.fromkeys(seeds))
     out = ensure_writable_folder(config.results_dir)
-    mnist = load_mnist(config.data_dir)
-    digits = load_digit_splits(config.profile, mnist)
-    classifier = train_or_load_digit_classifier(digits, config, progress=progress).module
-    label_rows, classifier_rows = [], []
+    outputs = (engine or Engine()).run(chapter_tasks(config, seeds), progress=progress, log=lambda _: None)
+    return write_conditioning_results(config, seeds, outputs, out, log)
+
+
+def chapter_tasks(config: RunConfig, seeds) -> list[Task]:
+    """The tasks of :func:`run_conditioning`: every design at every β and the classifier CVAEs, each
+    trained (or loaded) and measured with chapter 9's digit classifier, which they wait for."""
+    tasks = [digit_classifier_task(config)]
+    needs = (classifier_key(),)
     for seed in seeds:
         seeded = config.with_seed(seed)
         sweep = [(design, beta) for design in DESIGNS for beta in SWEEP_BETAS]
         for (encoder, conditioning), beta in sweep + [(SOURCE_DESIGN, beta) for beta in SOURCE_BETAS]:
-            trained = train_or_load_label_cvae(digits, seeded, beta=beta, conditioning=conditioning,
-                                               encoder_sees_label=encoder == "x,c", max_epochs=None,
-                                               progress=progress)
-            numbers = label_cvae_numbers(trained.module, digits, classifier, seed)
-            label_rows.append({"encoder": encoder, "conditioning": conditioning, "beta": beta, "seed": seed,
-                               **numbers, "epochs": trained.epochs_run, "seconds": trained.seconds})
-            log(f"seed {seed}, q(z|{encoder}), {conditioning}, β = {beta:g}: fidelity "
-                f"{numbers['fidelity']:.3f}, digit in z {numbers['digit_in_z']:.3f}, {trained.epochs_run} epochs")
+            tasks.append(Task(f"digits/seed{seed}/label_cvae q(z|{encoder}) {conditioning} beta={beta:g}",
+                              "label_cvae", seeded, (("encoder", encoder), ("conditioning", conditioning),
+                                                     ("beta", beta), ("measure", label_cvae_numbers)), needs))
         for encoder in CLASSIFIER_ENCODERS:
-            trained = train_or_load_classifier_cvae(digits, seeded, encoder_sees_code=encoder == "x,c",
-                                                    max_epochs=None, progress=progress)
-            numbers = classifier_cvae_numbers(trained.module, digits, classifier, seed)
-            classifier_rows.append({"encoder": encoder, "seed": seed, **numbers, "epochs": trained.epochs_run,
-                                    "seconds": trained.seconds})
-            log(f"seed {seed}, classifier CVAE q(z|{encoder}): fidelity {numbers['fidelity']:.3f}, "
+            tasks.append(Task(f"digits/seed{seed}/classifier_cvae q(z|{encoder})", "classifier_cvae", seeded,
+                              (("encoder", encoder), ("measure", classifier_cvae_numbers)), needs))
+    return tasks
+
+
+def write_conditioning_results(config: RunConfig, seeds, outputs: dict[str, dict], out, log=print) -> dict:
+    """``conditioning.json`` from the finished tasks of :func:`chapter_tasks`, in their order."""
+    label_rows, classifier_rows = [], []
+    for task in chapter_tasks(config, seeds):
+        output, settings, seed = outputs[task.key], task.settings, task.config.seed
+        if task.action == "label_cvae":
+            numbers = output["numbers"]
+            label_rows.append({"encoder": settings["encoder"], "conditioning": settings["conditioning"],
+                               "beta": settings["beta"], "seed": seed, **numbers,
+                               "epochs": output["epochs_run"], "seconds": output["made_seconds"]})
+            log(f"seed {seed}, q(z|{settings['encoder']}), {settings['conditioning']}, β = {settings['beta']:g}: "
+                f"fidelity {numbers['fidelity']:.3f}, digit in z {numbers['digit_in_z']:.3f}, "
+                f"{output['epochs_run']} epochs")
+        elif task.action == "classifier_cvae":
+            numbers = output["numbers"]
+            classifier_rows.append({"encoder": settings["encoder"], "seed": seed, **numbers,
+                                    "epochs": output["epochs_run"], "seconds": output["made_seconds"]})
+            log(f"seed {seed}, classifier CVAE q(z|{settings['encoder']}): fidelity {numbers['fidelity']:.3f}, "
                 f"digit consistency {numbers['digit_consistency']:.3f}")
-    results = {"format": CONDITIONING_FORMAT, "profile": config.profile.name, "seeds": seeds,
+    digits = load_digit_splits(config.profile, load_mnist(config.data_dir))
+    results = {"format": CONDITIONING_FORMAT, "profile": config.profile.name, "seeds": list(seeds),
                "betas": list(SWEEP_BETAS), "source_design": {"encoder": SOURCE_DESIGN[0],
                "conditioning": SOURCE_DESIGN[1], "betas": list(SOURCE_BETAS)}, "samples_per_digit": SAMPLES_PER_DIGIT,
-               "classifier_test_accuracy": accuracy(classifier, *digits.test), "real_diversity": real_diversity(digits),
+               "classifier_test_accuracy": outputs[classifier_key()]["test_accuracy"],
+               "real_diversity": real_diversity(digits),
                "label_cvae": label_rows, "classifier_cvae": classifier_rows, **provenance()}
     atomic_write_json(results, out / "conditioning.json")
     return results

@@ -4,8 +4,10 @@ For every seed and quadrant setting of the run configuration: train or load the 
 CVAE and the paper's two remedies (GSNN, hybrid), evaluate every estimator (cached beside the
 checkpoints), measure the completions with chapter 9's digit classifier; then write
 ``cll.json``, ``cll.md``, ``quality.md`` and the figures.
-This module is the pipeline only: the pieces live in :mod:`cvae_lib.experiment` (one setting),
-:mod:`cvae_lib.results` (the document) and :mod:`cvae_lib.report` (its Markdown).
+This module is the list of that work and the assembly of its results: the tasks are in
+:mod:`cvae_lib.tasks` (run by :mod:`cvae_lib.engine`, one at a time or side by side), one setting's
+pieces in :mod:`cvae_lib.experiment`, the document in :mod:`cvae_lib.results` and its Markdown in
+:mod:`cvae_lib.report`.
 """
 from __future__ import annotations
 
@@ -13,73 +15,63 @@ import os
 import tempfile
 from pathlib import Path
 
-from .data import load_digit_splits, load_mnist
+from .data import load_mnist
+from .engine import Engine
 from .evaluate import grey_scale_floor
-from .experiment import TrainedSetting, evaluate_setting_cached, train_remedies, train_setting
-from .quality import accuracy, setting_quality, train_or_load_digit_classifier
+from .experiment import TrainedSetting, train_setting
 from .recipe import HYBRID_ALPHA, RECIPE
 from .report import render_quality_markdown, render_table_markdown
-from .results import QUALITY_SAMPLES, Estimator, build_results
+from .results import Estimator, build_results
 from .settings import RunConfig
+from .tasks import classifier_key, reproduce_tasks, setting_key
 from .util import atomic_write_json, atomic_write_text, check_finite, ensure_writable_folder
 
 
 def reproduce(config: RunConfig, seeds=None, out: str | Path | None = None, progress: bool = True,
-              log=print) -> dict:
+              log=print, engine: Engine | None = None) -> dict:
     """Train or load every (setting, seed), evaluate, and write the results files and figures.
 
-    ``seeds`` defaults to the configuration's one seed; ``out`` to its results folder.
+    ``seeds`` defaults to the configuration's one seed; ``out`` to its results folder; ``engine``
+    (:mod:`cvae_lib.engine`) to one task at a time in this process.
     """
+    seeds = check_seeds(config, seeds)
+    out = ensure_writable_folder(out if out is not None else config.results_dir)
+    outputs = (engine or Engine()).run(reproduce_tasks(config, seeds), progress=progress, log=log)
+    return write_reproduce_results(config, seeds, outputs, out, log)
+
+
+def check_seeds(config: RunConfig, seeds) -> list[int]:
     seeds = list(dict.fromkeys(seeds if seeds is not None else [config.seed]))
     for seed in seeds:
         config.with_seed(seed)  # validates every seed before anything runs
-    out = ensure_writable_folder(out if out is not None else config.results_dir)
-    mnist = load_mnist(config.data_dir)
-    # The measuring instrument of chapter 9, the same for every seed of the models it measures.
-    digits = load_digit_splits(config.profile, mnist)
-    classifier = train_or_load_digit_classifier(digits, config, progress=progress)
-    classifier_accuracy = accuracy(classifier.module, *digits.test)
-    runs, seconds_per_seed, figure_settings = [], [], {}
+    return seeds
+
+
+def write_reproduce_results(config: RunConfig, seeds: list[int], outputs: dict[str, dict], out: Path,
+                            log=print) -> dict:
+    """``cll.json``, ``cll.md``, ``quality.md`` and the figures, from the finished tasks' records."""
+    runs, seconds_per_seed = [], []
     for seed in seeds:
         seed_seconds = 0.0
         for q in config.quadrants:
-            setting = train_setting(q, config.with_seed(seed), mnist, progress=progress)
-            evaluation = evaluate_setting_cached(setting, config)
-            numbers = dict(evaluation["numbers"])  # the remedies' estimates join it below
-            # Time to make this run from scratch, also when its parts were loaded: the training
-            # times stored in the checkpoints plus the evaluation time stored with its numbers.
-            seconds = setting.baseline.seconds + setting.cvae.seconds + evaluation["seconds"]
-            seed_seconds += seconds
-            remedies = _remedies(setting, config.with_seed(seed), progress)
-            numbers.update({key: remedy["estimate"] for key, remedy in remedies.items()})
-            quality = setting_quality(classifier.module, setting.cvae.module, setting.baseline.module,
-                                      setting.data.test, QUALITY_SAMPLES, seed=seed)
-            runs.append({
-                "seed": seed, "quadrants": q, "numbers": numbers, "curves": evaluation["curves"],
-                "quality": quality,
-                "epochs_baseline": setting.baseline.epochs_run, "epochs_cvae": setting.cvae.epochs_run,
-                "best_epoch_baseline": setting.baseline.best_epoch,
-                "best_epoch_cvae": setting.cvae.best_epoch,
-                "train_seconds_baseline": setting.baseline.seconds,
-                "train_seconds_cvae": setting.cvae.seconds,
-                "loaded_from_checkpoint": setting.baseline.loaded and setting.cvae.loaded,
-                "evaluation_seconds": evaluation["seconds"], "seconds": seconds,
-                "test_images": len(setting.data.test),
-                "data_sizes": setting.data.sizes(),
-                "remedies": {remedy.pop("kind"): remedy for remedy in remedies.values()},
-            })
-            log(f"seed {seed}, {q} quadrant(s): {_what_happened(setting, evaluation)}: "
-                + ", ".join(f"{k} {v:.2f}" for k, v in numbers.items()))
-            if seed == seeds[0]:
-                figure_settings[q] = setting
+            run = _run_record(outputs, q, seed, max(config.profile.is_samples))
+            seed_seconds += run["seconds"]
+            runs.append(run)
+            log(f"seed {seed}, {q} quadrant(s): {_what_happened(outputs, q, seed)}: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in run["numbers"].items()))
         seconds_per_seed.append(seed_seconds)
     results = build_results(config.profile, seeds, list(config.quadrants), runs, seconds_per_seed)
+    # The figures show the first seed's models, loaded from the checkpoints its tasks made.
+    mnist = load_mnist(config.data_dir)
+    figure_settings = {q: train_setting(q, config.with_seed(seeds[0]), mnist, progress=False)
+                       for q in config.quadrants}
     # the least any model can score on these grey-scale targets (the test split is the same for every seed)
     results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
     results["hybrid_alpha"] = HYBRID_ALPHA
     results["recipe"] = RECIPE.name
-    results["classifier"] = {"test_accuracy": classifier_accuracy, "epochs": classifier.epochs_run,
-                             "seed": classifier.config["seed"]}
+    classifier = outputs[classifier_key()]
+    results["classifier"] = {"test_accuracy": classifier["test_accuracy"], "epochs": classifier["epochs_run"],
+                             "seed": classifier["seed"]}
     check_finite(results, "the results")
     # Figures first into a folder of their own, then everything moved into place: a run that fails
     # while drawing leaves the previous files of ``out`` as they were.
@@ -93,31 +85,43 @@ def reproduce(config: RunConfig, seeds=None, out: str | Path | None = None, prog
     return results
 
 
-def _remedies(setting: TrainedSetting, config: RunConfig, progress: bool) -> dict[str, dict]:
-    """The GSNN and the hybrid of one setting, trained or loaded and evaluated with the estimator
-    that fits each: Monte Carlo from the prior for the GSNN (it has no recognition network),
-    importance sampling for the hybrid; both with the largest S of the profile."""
-    samples = max(config.profile.is_samples)
-    found = {}
-    for kind, remedy in train_remedies(setting, config, progress=progress).items():
-        gsnn = kind == "gsnn"
-        evaluation = evaluate_setting_cached(remedy, config, prior_only=gsnn)
-        key = Estimator("gsnn_mc" if gsnn else "hybrid_is", samples).key
-        found[key] = {
-            "kind": kind, "estimate": evaluation["numbers"][f"cvae_{'mc' if gsnn else 'is'}_{samples}"],
-            "numbers": evaluation["numbers"], "curves": evaluation["curves"], "epochs": remedy.cvae.epochs_run,
-            "train_seconds": remedy.cvae.seconds, "evaluation_seconds": evaluation["seconds"],
-            "seconds": remedy.cvae.seconds + evaluation["seconds"],
-        }
-    return found
+def _run_record(outputs: dict[str, dict], q: int, seed: int, samples: int) -> dict:
+    """One (seed, setting) of ``cll.json``: the numbers of every estimator and remedy, the epochs and
+    the time to make it from scratch (the stored training and evaluation times, also when loaded)."""
+    base = setting_key(q, seed)
+    baseline, cvae, evaluation = (outputs[f"{base}/{name}"] for name in ("baseline", "cvae", "cvae/evaluate"))
+    numbers = dict(evaluation["numbers"])
+    remedies = {}
+    for kind, estimator, column in (("gsnn", "gsnn_mc", "cvae_mc"), ("hybrid", "hybrid_is", "cvae_is")):
+        model, remedy = outputs[f"{base}/{kind}"], outputs[f"{base}/{kind}/evaluate"]
+        numbers[Estimator(estimator, samples).key] = remedy["numbers"][f"{column}_{samples}"]
+        remedies[kind] = {
+            "estimate": remedy["numbers"][f"{column}_{samples}"], "numbers": remedy["numbers"],
+            "curves": remedy["curves"], "epochs": model["epochs_run"], "train_seconds": model["made_seconds"],
+            "evaluation_seconds": remedy["seconds"], "seconds": model["made_seconds"] + remedy["seconds"]}
+    return {
+        "seed": seed, "quadrants": q, "numbers": numbers, "curves": evaluation["curves"],
+        "quality": outputs[f"{base}/quality"]["quality"],
+        "epochs_baseline": baseline["epochs_run"], "epochs_cvae": cvae["epochs_run"],
+        "best_epoch_baseline": baseline["best_epoch"], "best_epoch_cvae": cvae["best_epoch"],
+        "train_seconds_baseline": baseline["made_seconds"], "train_seconds_cvae": cvae["made_seconds"],
+        "loaded_from_checkpoint": baseline["loaded"] and cvae["loaded"],
+        "evaluation_seconds": evaluation["seconds"],
+        "seconds": baseline["made_seconds"] + cvae["made_seconds"] + evaluation["seconds"],
+        "test_images": evaluation["data_sizes"]["test"], "data_sizes": evaluation["data_sizes"],
+        "remedies": remedies,
+    }
 
 
-def _what_happened(setting: TrainedSetting, evaluation: dict) -> str:
+def _what_happened(outputs: dict[str, dict], q: int, seed: int) -> str:
     """``baseline trained in 40 s, CVAE loaded (trained in 412 s), evaluation loaded (took 200 s)``."""
+    base = setting_key(q, seed)
     parts = []
-    for name, model in (("baseline", setting.baseline), ("CVAE", setting.cvae)):
-        parts.append(f"{name} loaded (trained in {model.seconds:.0f} s)" if model.loaded
-                     else f"{name} trained in {model.seconds:.0f} s")
+    for name, key in (("baseline", "baseline"), ("CVAE", "cvae")):
+        model = outputs[f"{base}/{key}"]
+        parts.append(f"{name} loaded (trained in {model['made_seconds']:.0f} s)" if model["loaded"]
+                     else f"{name} trained in {model['made_seconds']:.0f} s")
+    evaluation = outputs[f"{base}/cvae/evaluate"]
     parts.append(f"evaluation loaded (took {evaluation['seconds']:.0f} s)" if evaluation["loaded"]
                  else f"evaluated in {evaluation['seconds']:.0f} s")
     return ", ".join(parts)

@@ -42,11 +42,13 @@ def site(tmp_path_factory, web_models):
 
 @pytest.fixture(scope="session")
 def fast_cli_run(tmp_path_factory):
-    """`python -m cvae_lib reproduce --profile fast --quadrants 1 3` run once, from the command line as
-    a user types it: its folder (out/, ckpt/) and the finished process. Trained once for the
+    """`python -m cvae_lib reproduce --profile fast --quadrants 1 3 --jobs 2` run once, from the command
+    line as a user types it (its tasks in two worker processes): its folder (out/, ckpt/) and the
+    finished process. Trained once for the
     end-to-end test, the fault tests, which break copies of it, and the live demo's graphs."""
     base = tmp_path_factory.mktemp("fast_cli_run")
     done = subprocess.run([sys.executable, "-m", "cvae_lib", "reproduce", "--profile", "fast", "--quadrants", "1", "3",
-                           "--out", str(base / "out"), "--checkpoint-dir", str(base / "ckpt"), "--no-progress"],
+                           "--jobs", "2", "--out", str(base / "out"), "--checkpoint-dir", str(base / "ckpt"),
+                           "--no-progress"],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     return base, done

@@ -13,8 +13,9 @@ LAYERS = [
     "data", "models", "plots", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
-    "results", "report", "experiment", "reproduce", "ablation", "conditioning", "conditioning_report", "web_export",
-    "book", "notebooks", "repository", "__main__",
+    "results", "report", "experiment", "tasks", "engine",
+    "reproduce", "ablation", "conditioning", "publish_run", "conditioning_report", "web_export",
+    "book", "notebooks", "repository", "command_line", "__main__",
 ]
 EDGES = {"settings", "__main__"}  # where the run configuration is built from arguments and environment
 

@@ -116,3 +116,19 @@ def test_students_t_quantiles_and_the_interval_over_seeds():
     assert t_interval([1.0]) is None
     with pytest.raises(ValueError):
         t_quantile(0.3, 2)
+
+
+def test_the_readme_plans_the_whole_run_from_the_recorded_seconds(results):
+    """The plan on paper (publish-run on 1, 4 and 16 workers) is the one `update-readme` computes
+    from the seconds in results/, for the seeds the results files name."""
+    from cvae_lib.publish_run import plan_summary, publish_tasks
+    from cvae_lib.report import readme_markers
+    from cvae_lib.settings import RunConfig
+
+    study = json.loads((ROOT / "results" / "conditioning.json").read_text())
+    tasks = publish_tasks(RunConfig.from_environment("full", download=False), results["seeds"], study["seeds"])
+    start, end = readme_markers("run-plan")
+    block = (ROOT / "README.md").read_text().split(start, 1)[1].split(end, 1)[0].strip()
+    assert block == plan_summary(tasks, ROOT / "results"), \
+        "README.md is out of date: run `python -m cvae_lib update-readme`"
+    assert "| 16 |" in block and f"{len(tasks)} tasks" in block
