@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cvae_lib.data import load_mnist, load_splits
-from cvae_lib.published import Manifest, pack
+from cvae_lib.published import pack
 from cvae_lib.repository import INSTALL_CELL_MARK, read_repository
 from cvae_lib.settings import PROFILES, RunConfig
 from cvae_lib.train import train_or_load_baseline

@@ -20,7 +20,7 @@ class _Encoder(torch.nn.Module):
         self.carries = carries
 
     def forward(self, flat):
-        images, onehot = flat[:, :784], flat[:, 784:]
+        onehot = flat[:, 784:]
         loc = onehot * 3.0 if self.carries else torch.zeros(len(flat), 10)
         return loc, torch.ones_like(loc)
 
