@@ -9,6 +9,7 @@ Needs Debian's Chromium and Playwright's Python package (as the browser tests do
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import shutil
 import sys
@@ -65,12 +66,17 @@ def main(argv: list[str]) -> int:
         weights = first_visit_bytes(site, [folder + name for name in pages()])
         for name, size in weights.items():
             print(f"{name}: {size / mib:.2f} MiB")
-        images = sum(f.stat().st_size for f in (site / folder / "_images").glob("*") if f.is_file())
+        figures = [f for f in (site / folder / "_images").glob("*") if f.is_file()]
+        images = sum(f.stat().st_size for f in figures)
+        # what a server that compresses text (GitHub Pages does, SVG included; PNG it sends as it is) sends
+        sent = sum(len(gzip.compress(f.read_bytes())) if f.suffix == ".svg" else f.stat().st_size for f in figures)
         print(f"{edition} edition: {len(weights)} pages, {sum(weights.values()) / mib:.1f} MiB on first "
               f"visits in all, largest {max(weights.values()) / mib:.2f} MiB; its figures on disk "
-              f"{images / mib:.1f} MiB")
+              f"{images / mib:.1f} MiB, {sent / mib:.1f} MiB sent gzip-compressed")
     on_disk = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
-    print(f"the whole site on disk: {on_disk / mib:.1f} MiB")
+    live = sum(f.stat().st_size for f in (site / "_static" / "live").rglob("*") if f.is_file())
+    print(f"the whole site on disk: {on_disk / mib:.1f} MiB, {(on_disk - live) / mib:.1f} MiB without the "
+          f"live demo's files")
     return 0
 
 

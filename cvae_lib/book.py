@@ -13,10 +13,11 @@ from .report import (markdown_table, render_quality_markdown, render_remedies_ma
                      reproduction_time_sentence)
 from .checkpoints import default_checkpoint_path, note_reused
 from .conditioning_report import load_conditioning
+from .notebook_figures import SVG_OPTIONS
 from .published import fetcher_for
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, Estimator, best_importance_sampling, load_results
-from .settings import PROFILES, RunConfig, default_results_dir, project_root
+from .settings import PROFILES, RunConfig, default_results_dir
 
 BOOK_DIR = "book"
 TIMINGS_FILE = "timings.json"
@@ -149,8 +150,8 @@ def training_animation_html(snapshots, inputs) -> "object":
     animation = animate_training(snapshots[frames], inputs)
     figure = animation._fig  # noqa: SLF001 (matplotlib keeps no public handle on it)
     width = round(figure.get_figwidth() * figure.dpi)
-    # frames drawn at twice the size they are shown at: sharp on high-density screens
-    with plt.rc_context({"savefig.dpi": 2 * figure.dpi}):
+    # SVG frames, as the chapters' figures: sharp on any screen, their words translatable
+    with plt.rc_context({"animation.frame_format": "svg", **SVG_OPTIONS}):
         html = animation.to_jshtml(fps=3, default_mode="loop")
     html = re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
     for icon, text in _PLAYER_ICONS.items():
@@ -184,10 +185,13 @@ def static_explorer(settings: dict, images: int = 8, samples: int = 6, seed: int
             fig = plot_prediction_grid(inputs, targets, setting.baseline.module.predict(inputs), drawn,
                                        images_as_rows=True)
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=200, facecolor="white", bbox_inches="tight", pad_inches=0.05)
+            with plt.rc_context(SVG_OPTIONS):  # as the chapters' figures: sharp, words translatable
+                fig.savefig(buffer, format="svg", facecolor="white", bbox_inches="tight", pad_inches=0.05,
+                            metadata={"Date": None})
             plt.close(fig)
-            width = plt.imread(io.BytesIO(buffer.getvalue())).shape[1] // 2  # drawn at twice its size
-            pictures[f"{q}-{i}"] = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+            points = float(re.search(rb'<svg[^>]*\bwidth="([\d.]+)pt"', buffer.getvalue())[1])
+            width = round(points * 4 / 3)  # CSS pixels
+            pictures[f"{q}-{i}"] = "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
     key = f"{seed}-{images}-{samples}"  # a stable id: the same page every run
     quadrant_options = "".join(f'<option value="{q}">{q} quadrant{"s" if q > 1 else ""} given</option>'
                                for q in sorted(settings))

@@ -62,10 +62,8 @@ def execute_notebook(path: Path) -> dict:
     nb.cells.append(nbformat.v4.new_code_cell(_REUSED_PROBE))  # asked after the chapter, then removed
     # The widget state is recorded (nbclient 0.11 fails on an Output widget without it), then
     # dropped: the static page shows a precomputed explorer, not dead sliders.
-    # Figures at twice the pixels of the width they are shown at (IPython's "retina" PNGs, whose
-    # metadata halves the displayed size): sharp on high-density screens, same size on the page.
+    # The figures' format is the notebook's own (its settings cell: SVG), as in Colab and under nbval.
     client = NotebookClient(nb, timeout=None, kernel_name="python3", record_timing=False, store_widget_state=True,
-                            extra_arguments=["--InlineBackend.figure_formats={'retina'}"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:

@@ -39,7 +39,8 @@ def show_image(ax, image, given=None):
         given = torch.as_tensor(given, dtype=torch.float32).reshape(IMAGE_SIZE, IMAGE_SIZE)
         image = torch.where(given != MASK_VALUE, given, image)
     array = np.ma.masked_equal(image.numpy(), MASK_VALUE)
-    ax.imshow(array, cmap=_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    # "none": an SVG keeps the 28 x 28 pixels as they are and the browser draws them square at any zoom
+    ax.imshow(array, cmap=_CMAP, vmin=0.0, vmax=1.0, interpolation="none")
     for pos in (IMAGE_SIZE / 2 - 0.5,):
         ax.axhline(pos, color="#d62728", lw=0.5, alpha=0.6)
         ax.axvline(pos, color="#d62728", lw=0.5, alpha=0.6)

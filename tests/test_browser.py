@@ -6,8 +6,10 @@ no serious or critical accessibility finding of axe-core (the engine of the brow
 
 CI installs Chromium (`.ci/run`); elsewhere these tests are skipped when it is missing.
 """
+import base64
 import contextlib
 import functools
+import html
 import http.server
 import os
 import re
@@ -223,6 +225,39 @@ def test_every_figure_has_alt_text(site):
         for tag in re.findall(r"<img[^>]*>", html):
             if "_images/" in tag or "data:image" in tag:
                 assert re.search(r'alt="[^"]+"', tag), f"{page}: an image without alt text: {tag[:120]}"
+
+
+NAMES = {"CVAE", "GSNN", "ELBO", "MNIST", "nats"}  # kept as they are in both editions (the glossary)
+
+
+def _figure_words(svg: str) -> list[str]:
+    return [html.unescape(words) for words in re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)]
+
+
+def test_the_chinese_edition_shows_figures_and_code_comments_in_chinese(site):
+    """Every figure of a Chinese page is its Chinese copy, whose words (titles, labels, legends; the
+    training video's frames and the explorer's pictures too) hold no English word but names; every
+    comment in the code it shows is Chinese."""
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    figures = 0
+    for page in [page for page in EDITION_PAGES if page.startswith(EDITIONS["zh-CN"])]:
+        markup = (site / f"{page}.html").read_text(encoding="utf-8")
+        svgs = []
+        for source in re.findall(r'<img[^>]*\ssrc="([^"]+\.svg)"', markup):
+            assert source.endswith(".zh_CN.svg"), f"{page} shows an English figure: {source}"
+            svgs.append((site / page).parent.joinpath(source).read_text(encoding="utf-8"))
+        for data in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=\\\n]+)", markup):
+            svgs.append(base64.b64decode(re.sub(r"[\\\n]", "", data)).decode("utf-8"))
+        for svg in svgs:
+            figures += 1
+            english = [words for words in _figure_words(svg)
+                       if set(re.findall(r"[A-Za-z]{3,}", words)) - NAMES]
+            assert english == [], f"{page}: a figure with English words {english[:5]}"
+        for comment in re.findall(r'<span class="c1?">#+\s*([^<]*)</span>', markup):
+            comment = html.unescape(comment)
+            assert not re.search(r"[A-Za-z]{3,}", comment) or chinese.search(comment), \
+                f"{page}: a code comment in English: {comment!r}"
+    assert figures >= 25  # the chapters' figures, the video's frames, the explorer's pictures
 
 
 # -- chapter 5's live demo: the exported fast-run graphs (conftest `web_models`) run in the page ----------------

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cvae_lib"
 # Bottom to top: a module may import only modules listed before it (the README's layout table).
 LAYERS = [
     "util", "published", "settings",
-    "data", "models", "plots", "digit_plots", "digits",
+    "data", "models", "plots", "notebook_figures", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
     "results", "report", "experiment", "tasks", "engine",

@@ -70,10 +70,27 @@ def test_the_settings_cell_is_the_same_in_every_chapter():
     assert len(set(sources.values())) == 1, "the settings cell (second code cell) differs between chapters"
     source = next(iter(sources.values()))
     assert "CONFIG = RunConfig.from_environment(" in source and "print(CONFIG.describe())" in source
+    assert "draw_notebook_figures_as_svg()" in source  # the figures' format: the same in Colab and nbval
     for name, cell in cells.items():
         # its printout names the profile, so it is the one setup cell whose output nbval ignores;
         # it is in the notebook (Colab, nbval) but not on the page
         assert cell["metadata"].get("tags") == ["nbval-ignore-output", "remove-cell"], name
+
+
+def test_every_stored_figure_is_an_svg_whose_words_are_text():
+    """As the settings cell draws them: no PNG, no date (the same figure is the same file), words as
+    <text> (the Chinese edition translates them)."""
+    figures = 0
+    for path in NOTEBOOKS:
+        for cell in _code(path):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                assert "image/png" not in data, f"{path.name}: a PNG figure; re-execute the chapter"
+                if "image/svg+xml" in data:
+                    svg = "".join(data["image/svg+xml"])
+                    assert "dc:date" not in svg and "<text" in svg, path.name
+                    figures += 1
+    assert figures >= 25
 
 
 def test_setup_cells_are_off_the_page_but_in_the_notebook():
@@ -135,6 +152,29 @@ def _tiny_notebook(path, *sources):
     return path
 
 
+# a chapter's figure: the settings cell's figure format, then a digit with a title
+FIGURE = """from cvae_lib.notebook_figures import draw_notebook_figures_as_svg
+from cvae_lib.plots import new_figure, show_image
+import torch
+draw_notebook_figures_as_svg()
+fig, axes = new_figure(1, 1)
+show_image(axes[0, 0], torch.linspace(0, 1, 784))
+axes[0, 0].set_title("a digit & its title")"""
+
+
+def _check_svg_figure(outputs):
+    """The figure is an SVG whose words are text (the Chinese edition translates them) and whose
+    digit is its 28 x 28 pixels, drawn square at any zoom; no date, so the same figure is the same file."""
+    svg = next(o["data"]["image/svg+xml"] for o in outputs if "image/svg+xml" in o.get("data", {}))
+    svg = "".join(svg)
+    assert re.search(r"<text\b[^>]*>a digit &amp; its title</text>", svg)
+    images = re.findall(r"<image\b[^>]*>", svg)
+    assert len(images) == 1 and "image-rendering:pixelated" in images[0]
+    png = base64.b64decode(re.sub(r"\s", "", re.search(r"base64,([^\"]+)", images[0])[1]))
+    assert int.from_bytes(png[16:20], "big") == int.from_bytes(png[20:24], "big") == 28  # the PNG header's size
+    assert "dc:date" not in svg and not any("image/png" in o.get("data", {}) for o in outputs)
+
+
 def test_execute_book_runs_several_notebooks_in_one_call_each_in_its_own_kernel(tmp_path):
     """Several chapters in one call used to hang after the first; now each runs in a process and
     kernel of its own, a failing or hanging one is named in one line and left unchanged, and the
@@ -144,7 +184,7 @@ def test_execute_book_runs_several_notebooks_in_one_call_each_in_its_own_kernel(
 
     first = _tiny_notebook(tmp_path / "01_first.ipynb", "import os\nprint(os.getpid())")
     second = _tiny_notebook(tmp_path / "02_second.ipynb", "import os\nprint(os.getpid())", "print(6 * 7)",
-                            "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 2))\nplt.plot([0, 1])\nplt.show()")
+                            FIGURE)
     broken = _tiny_notebook(tmp_path / "03_broken.ipynb", "print('before')", "1 / 0")
     stuck = _tiny_notebook(tmp_path / "04_stuck.ipynb", "import time\ntime.sleep(600)")
     untouched = {path: path.read_text() for path in (broken, stuck)}
@@ -159,11 +199,7 @@ def test_execute_book_runs_several_notebooks_in_one_call_each_in_its_own_kernel(
     assert pids[0] != pids[1], "both notebooks ran in the same kernel"
     cells = json.loads(second.read_text())["cells"]
     assert "".join(cells[1]["outputs"][0]["text"]) == "42\n"
-    # the figure is stored at twice the pixels of the width it is shown at: sharp on dense screens
-    figure = next(o for o in cells[2]["outputs"] if "image/png" in o.get("data", {}))
-    png = base64.b64decode(figure["data"]["image/png"])
-    pixels = int.from_bytes(png[16:20], "big")  # the PNG header's width
-    assert abs(pixels - 2 * figure["metadata"]["image/png"]["width"]) <= 1  # halved, rounded down
+    _check_svg_figure(cells[2]["outputs"])
     recorded = json.loads(timings.read_text())["fast"]["seconds"]
     assert set(recorded) == {"01_first", "02_second"}
 

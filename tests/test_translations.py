@@ -1,6 +1,8 @@
 """The Chinese edition keeps up with the English text: every message of the current English chapters
 has a translation that is not fuzzy and carries over the markup, the numbers and the glossary's terms
 (book/_ext/translations.py). The site's own checks of the Chinese pages are in test_browser.py."""
+import base64
+import re
 import subprocess
 import sys
 
@@ -174,3 +176,77 @@ def test_a_message_whose_template_is_translated_counts_as_translated(tmp_path):
     catalogue.write_text(header + 'msgid "test image 1"\nmsgstr "测试图像 1"\n', encoding="utf-8")
     state = translations.chapter_status(template, catalogue)
     assert state["translated"] == ["test image 1", "test image 2"] and state["untranslated"] == ["Play"]
+
+
+def test_a_comment_is_found_by_pythons_tokenizer_not_by_a_hash_sign():
+    source = 'colour = "#9db4d0"  # the missing pixels\n%pip install x\n# Why: it helps\nn = 1  # 42\n'
+    assert [words for *_, words in translated_numbers.code_comments(source)] == ["the missing pixels", "Why: it helps"]
+    translated, missing = translated_numbers.translate_code(source, {"the missing pixels": "缺失的像素"}.get)
+    assert translated == source.replace("the missing pixels", "缺失的像素") and missing == ["Why: it helps"]
+
+
+def _svg(*words):
+    return ('<svg xmlns="http://www.w3.org/2000/svg" width="100pt" height="20pt">'
+            + "".join(f'<text x="0" y="{10 * i}">{word}</text>' for i, word in enumerate(words, 1)) + "</svg>")
+
+
+def _notebook_book(folder, catalogue):
+    """A Sphinx project of one executed notebook (myst-nb) in Chinese: a code cell with a comment, an
+    SVG figure, and HTML that embeds another SVG (as chapter 5's explorer and chapter 4's video do)."""
+    import nbformat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "extensions = ['myst_nb', 'translated_numbers']\nlanguage = 'zh_CN'\nlocale_dirs = ['locales']\n"
+        "gettext_compact = False\nnb_execution_mode = 'off'\n"
+        # as _config.yml: the gettext builder renders outputs as the site does, not as text
+        "nb_mime_priority_overrides = [('gettext', 'text/html', 10), ('gettext', 'image/svg+xml', 20),"
+        " ('gettext', 'text/plain', 30)]\n")
+    embedded = base64.encodebytes(_svg("truth").encode()).decode().replace("\n", "\\\n")
+    cell = nbformat.v4.new_code_cell('colour = "#fff"  # the colour of the page\ncolour', outputs=[
+        nbformat.v4.new_output("display_data", {"image/svg+xml": _svg("asked 3", "0.5"), "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", {"text/html": f'<img alt="A digit" src="data:image/svg+xml;base64,'
+                                                             f'{embedded}">', "text/plain": "<HTML>"})])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"), cell])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (folder / "index.ipynb").write_text(nbformat.writes(notebook))
+    messages = folder / "locales" / "zh_CN" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    (messages / "index.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Title"\nmsgstr "标题"\n\n'
+        + "".join(f'msgid "{en}"\nmsgstr "{zh}"\n\n' for en, zh in catalogue.items()), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(folder),
+                           str(folder / "_build")], capture_output=True, text=True, timeout=300)
+
+
+def test_code_comments_and_the_words_of_figures_read_in_chinese_and_one_left_fails_the_build(tmp_path):
+    catalogue = {"the colour of the page": "页面的颜色", "asked 2": "要求的数字 2", "truth": "真实值",
+                 "A digit": "一个数字"}
+    done = _notebook_book(tmp_path / "a", catalogue)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "a" / "_build" / "index.html").read_text(encoding="utf-8")
+    assert "# 页面的颜色" in page and "the colour of the page" not in page
+    assert '<span class="s2">"#fff"</span>  <span class="c1"># 页面的颜色</span>' in page  # still highlighted, the string left alone
+    figure = re.search(r'<img alt="[^"]*" src="(_images/[^"]+\.zh_CN\.svg)"', page)
+    assert figure, "the figure is not its Chinese copy"
+    svg = (tmp_path / "a" / "_build" / figure[1]).read_text(encoding="utf-8")
+    assert ">要求的数字 3</text>" in svg and ">0.5</text>" in svg and "asked" not in svg  # by its template
+    inner = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', page)[1]
+    assert ">真实值</text>" in base64.b64decode(inner).decode() and 'alt="一个数字"' in page
+    for left, where in (("truth", "(HTML printed by code): 'truth'"), ("asked 2", "(a figure's words): 'asked 3'"),
+                        ("the colour of the page", "(a comment in code): 'the colour of the page'")):
+        done = _notebook_book(tmp_path / left.replace(" ", "_"), {k: v for k, v in catalogue.items() if k != left})
+        assert done.returncode != 0 and where in done.stderr, done.stderr[-2000:]
+
+
+def test_the_words_of_figures_and_code_comments_are_extracted_as_messages(tmp_path):
+    _notebook_book(tmp_path, {})
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "gettext", str(tmp_path),
+                           str(tmp_path / "_pot")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pot = (tmp_path / "_pot" / "index.pot").read_text(encoding="utf-8")
+    for message in ("the colour of the page", "asked 3", "truth", "A digit"):
+        assert f'msgid "{message}"' in pot
+    assert 'msgid "0.5"' not in pot and "#fff" not in pot
