@@ -1,5 +1,6 @@
 """The task list and its engines: the same numbers one at a time, in two processes and on Ray;
 resuming after a stop; one progress line per task; the record and the plan of a publish run."""
+import dataclasses
 import json
 import re
 import shutil
@@ -11,14 +12,16 @@ import pytest
 
 from cvae_lib import ablation, conditioning, publish_run as publish
 from cvae_lib.engine import Engine
-from cvae_lib.settings import RunConfig
+from cvae_lib.settings import PROFILES, RunConfig
 from cvae_lib.tasks import Task, reproduce_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def fast_config(base: Path, quadrants=(3,)) -> RunConfig:
-    return RunConfig.from_environment("fast", quadrants=quadrants, checkpoint_dir=base / "ckpt",
+    """The `fast` profile cut to two epochs: the same tasks, trained three times here in a third of the time."""
+    profile = dataclasses.replace(PROFILES["fast"], max_epochs=2)
+    return RunConfig.from_environment(profile, quadrants=quadrants, checkpoint_dir=base / "ckpt",
                                       results_dir=base / "out", device="cpu", download=False)
 
 
