@@ -105,6 +105,17 @@ def test_a_translation_follows_its_english_to_new_numbers():
     assert translated_numbers.adapt("3 of 3 runs", "3 次运行中的 3 次", "2 of 3 runs") is None
 
 
+def _build_in_chinese(folder, catalogue):
+    """The Sphinx project in ``folder`` built in Chinese, its catalogue holding ``catalogue``."""
+    messages = folder / "locales" / "zh_CN" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    (messages / "index.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Title"\nmsgstr "标题"\n\n'
+        + "".join(f'msgid "{en}"\nmsgstr "{zh}"\n\n' for en, zh in catalogue.items()), encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(folder),
+                           str(folder / "_build")], capture_output=True, text=True, timeout=300)
+
+
 def _tiny_book(folder, paragraphs, catalogue):
     """A Sphinx project with this extension, in Chinese, its catalogue holding ``catalogue``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,13 +125,7 @@ def _tiny_book(folder, paragraphs, catalogue):
         "extensions = ['translated_numbers']\nlanguage = 'zh_CN'\nlocale_dirs = ['locales']\n"
         "gettext_compact = False\n")
     (folder / "index.rst").write_text("Title\n=====\n\n" + "\n\n".join(paragraphs) + "\n")
-    messages = folder / "locales" / "zh_CN" / "LC_MESSAGES"
-    messages.mkdir(parents=True)
-    (messages / "index.po").write_text(
-        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Title"\nmsgstr "标题"\n\n'
-        + "".join(f'msgid "{en}"\nmsgstr "{zh}"\n\n' for en, zh in catalogue.items()), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(folder),
-                           str(folder / "_build")], capture_output=True, text=True, timeout=300)
+    return _build_in_chinese(folder, catalogue)
 
 
 def test_a_rerun_that_changes_a_computed_number_still_reads_in_chinese(tmp_path):
@@ -212,13 +217,7 @@ def _notebook_book(folder, catalogue):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"), cell])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (folder / "index.ipynb").write_text(nbformat.writes(notebook))
-    messages = folder / "locales" / "zh_CN" / "LC_MESSAGES"
-    messages.mkdir(parents=True)
-    (messages / "index.po").write_text(
-        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\nmsgid "Title"\nmsgstr "标题"\n\n'
-        + "".join(f'msgid "{en}"\nmsgstr "{zh}"\n\n' for en, zh in catalogue.items()), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(folder),
-                           str(folder / "_build")], capture_output=True, text=True, timeout=300)
+    return _build_in_chinese(folder, catalogue)
 
 
 def test_code_comments_and_the_words_of_figures_read_in_chinese_and_one_left_fails_the_build(tmp_path):
