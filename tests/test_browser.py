@@ -10,6 +10,7 @@ import base64
 import contextlib
 import functools
 import html
+import itertools
 import http.server
 import os
 import re
@@ -263,6 +264,62 @@ def test_the_chinese_edition_shows_figures_and_code_comments_in_chinese(site):
             assert not re.search(r"[A-Za-z]{3,}", comment) or chinese.search(comment), \
                 f"{page}: a code comment in English: {comment!r}"
     assert figures >= 25  # the chapters' figures, the video's frames, the explorer's pictures
+
+
+# each word of a figure (an SVG document open in the tab) as Chromium lays it out: its box in the figure's
+# coordinates, and the box of the legend frame it sits in, if any
+_WORDS_AS_DRAWN = r"""() => {
+    const root = document.documentElement, box = root.viewBox.baseVal;
+    const inRoot = (element) => {
+        const b = element.getBBox(), m = root.getScreenCTM().inverse().multiply(element.getScreenCTM());
+        const corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]]
+            .map(([x, y]) => new DOMPoint(x, y).matrixTransform(m));
+        return [Math.min(...corners.map(p => p.x)), Math.min(...corners.map(p => p.y)),
+                Math.max(...corners.map(p => p.x)), Math.max(...corners.map(p => p.y))];
+    };
+    const words = [...root.querySelectorAll("text")].filter(t => t.textContent.trim()).map(t => {
+        // a legend's frame is its first child (none when frameon=False)
+        const first = t.closest("g[id^=legend_]")?.firstElementChild;
+        const frame = first && first.id.startsWith("patch_") ? first.querySelector("path") : null;
+        return {text: t.textContent.trim(), box: inRoot(t), frame: frame ? inRoot(frame) : null};
+    });
+    return {canvas: [box.x, box.y, box.x + box.width, box.y + box.height], words};
+}"""
+
+
+def _overlap(a, b, slack=0.5):
+    return a[0] + slack < b[2] and b[0] + slack < a[2] and a[1] + slack < b[3] and b[1] + slack < a[3]
+
+
+def test_the_words_of_every_chinese_figure_fit_inside_it(browser, server, site):
+    """Measured in Chromium, as a reader sees it: each word of each Chinese figure (longer than the
+    English it replaces) lies inside the figure and inside its legend's frame, and overlaps no other
+    word that its English did not (book/_ext/figure_room.py makes the room)."""
+    tab = browser.new_page()
+    problems, checked = [], 0
+    for chinese in sorted((site / EDITIONS["zh-CN"] / "_images").glob("*.zh_CN.svg")):
+        english = site / "_images" / chinese.name.replace(".zh_CN.svg", ".svg")
+        drawn = {}
+        for edition, path in (("zh", chinese), ("en", english)):
+            tab.goto(f"{server}/{path.relative_to(site).as_posix()}")
+            drawn[edition] = tab.evaluate(_WORDS_AS_DRAWN)
+        left, top, right, bottom = drawn["zh"]["canvas"]
+        words = drawn["zh"]["words"]
+        for word in words:
+            x0, y0, x1, y1 = word["box"]
+            if x0 < left - 0.5 or y0 < top - 0.5 or x1 > right + 0.5 or y1 > bottom + 0.5:
+                problems.append(f"{chinese.name[:12]}: {word['text']!r} runs off the figure")
+            frame = word["frame"]
+            if frame and (x0 < frame[0] or x1 > frame[2]):
+                problems.append(f"{chinese.name[:12]}: {word['text']!r} runs out of its legend")
+        if len(drawn["en"]["words"]) == len(words):
+            for i, j in itertools.combinations(range(len(words)), 2):
+                if _overlap(words[i]["box"], words[j]["box"]) and \
+                        not _overlap(drawn["en"]["words"][i]["box"], drawn["en"]["words"][j]["box"]):
+                    problems.append(f"{chinese.name[:12]}: {words[i]['text']!r} overlaps {words[j]['text']!r}")
+        checked += 1
+    tab.close()
+    assert checked >= 20 and problems == [], problems[:10]
 
 
 # -- chapter 5's live demo: the exported fast-run graphs (conftest `web_models`) run in the page ----------------

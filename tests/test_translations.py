@@ -249,3 +249,46 @@ def test_the_words_of_figures_and_code_comments_are_extracted_as_messages(tmp_pa
     for message in ("the colour of the page", "asked 3", "truth", "A digit"):
         assert f'msgid "{message}"' in pot
     assert 'msgid "0.5"' not in pot and "#fff" not in pot
+
+
+# -- a translated figure keeps its words inside it (book/_ext/figure_room.py) ---------------------------
+
+import figure_room  # noqa: E402  (book/_ext)
+
+_FIGURE = ('<svg width="100pt" height="60pt" viewBox="0 0 100 60" xmlns="http://www.w3.org/2000/svg">\n'
+           ' <g id="figure_1">\n  <g id="patch_1">\n   <path d="M 0 60 L 100 60 L 100 0 L 0 0 z" style="fill: #ffffff"/>\n'
+           '  </g>\n'
+           '  <text style="font-size: 10px; text-anchor: end" x="30" y="20">{label}</text>\n'
+           '  <g id="legend_1">\n   <g id="patch_2">\n    <path d="M 60 50 L 96 50 Q 98 50 98 48 L 98 32 Q 98 30 96 30 '
+           'L 60 30 Q 58 30 58 32 L 58 48 Q 58 50 60 50 z" style="fill: #ffffff"/>\n   </g>\n'
+           '   <g id="text_1">\n    <text style="font-size: 10px" transform="translate(62 44)">{entry}</text>\n   </g>\n'
+           '  </g>\n </g>\n</svg>\n')
+
+
+def test_a_wider_translated_label_grows_the_figure_and_its_background():
+    english = _FIGURE.format(label="x (1q)", entry="CVAE")
+    chinese, crowded = figure_room.make_room(english, _FIGURE.format(label="x（给定 1 个象限）", entry="CVAE"))
+    assert figure_room.make_room(english, english) == (english, [])  # the English needs no room
+    # "x（给定 1 个象限）": 7 full-width characters (70 pt at 10 pt) and "x  1 " in DejaVu Sans, right-aligned
+    # at x = 30, so it starts near -58: the canvas (and the white background under it) now starts left of that
+    left, top, width, height = map(float, re.search(r'viewBox="([^"]+)"', chinese)[1].split())
+    label = figure_room.words(chinese)[0]["box"]
+    assert left <= label[0] < -40 and (top, height) == (0, 60) and left + width == pytest.approx(100)
+    assert f'width="{width:f}pt"' in chinese and 'height="60.000000pt"' in chinese
+    assert re.search(rf'<path d="M {left:f} 0.000000 L 100.000000 0.000000', chinese)
+    assert crowded == []
+
+
+def test_a_wider_legend_entry_widens_its_frame_and_a_crowded_word_is_reported():
+    english = _FIGURE.format(label="x", entry="CVAE")
+    chinese, _ = figure_room.make_room(english, _FIGURE.format(label="x", entry="CVAE，给定 1 个象限"))
+    entry = figure_room.words(chinese)[1]["box"]
+    frame = re.search(r'<g id="patch_2">\s*<path d="([^"]+)"', chinese)[1]
+    xs = [float(x) for x, _ in re.findall(r"(-?[\d.]+) (-?[\d.]+)", frame)]
+    assert min(xs) == 58 and max(xs) >= entry[2] + (entry[0] - 58)  # as much room right of the words as left
+    assert float(re.search(r'viewBox="[^"]+ ([\d.]+) [\d.]+"', chinese)[1]) > max(xs)  # and the canvas holds it
+    # a label that grows into another word is reported, one that overlapped in English too is not
+    crowded = _FIGURE.replace('text-anchor: end" x="30" y="20"', 'text-anchor: start" x="20" y="44"')
+    _, reported = figure_room.make_room(crowded.format(label="y", entry="CVAE"),
+                                        crowded.format(label="y（给定 1 个象限）", entry="CVAE"))
+    assert reported == ["'y（给定 1 个象限）' and 'CVAE'"]

@@ -18,7 +18,9 @@ message that no catalogue holds, and Sphinx would show that paragraph in English
   prints with ``cvae_lib.book.show_source``) are messages too, as in the Chinese d2l;
 * the words of the notebooks' figures (SVG, their words kept as text:
   ``cvae_lib.plots.draw_notebook_figures_as_svg``): titles, labels, legends are messages too; a
-  translated edition shows a copy of each figure with its words translated;
+  translated edition shows a copy of each figure with its words translated, and with room for them
+  (``figure_room``: a wider word grows the canvas or the legend; one that overlaps another is a
+  warning);
 * after Sphinx's translation, any text of a translated edition that is still English is a warning
   naming the message (the build runs with warnings as errors): a sentence whose *words* changed
   needs its translation (`python book/_ext/translations.py update`, then translate it).
@@ -38,6 +40,8 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.i18n import docname_to_domain
 from sphinx.util.nodes import extract_messages
+
+from figure_room import make_room  # book/_ext is on Sphinx's path (local_extensions)
 
 logger = logging.getLogger(__name__)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")  # as book/_ext/translations.py counts numbers
@@ -87,17 +91,20 @@ def embedded_svgs(markup: str) -> list[str]:
             for match in EMBEDDED_SVG.finditer(markup)]
 
 
-def translate_embedded_svgs(markup: str, translate) -> tuple[str, list[str]]:
-    """``markup`` with the words of every SVG figure embedded in it translated; those left listed."""
-    missing = []
+def translate_embedded_svgs(markup: str, translate) -> tuple[str, list[str], list[str]]:
+    """``markup`` with the words of every SVG figure embedded in it translated, with room for them
+    (``figure_room``); the words left in English listed, and the translated words that crowd another."""
+    missing, crowding = [], []
 
     def replace(match):
         svg = base64.b64decode(re.sub(r"[\\\n]", "", match["data"])).decode("utf-8")
         translated, left = translate_html(svg, translate, SVG_WORDS)
+        translated, crowded = make_room(svg, translated)
         missing.extend(left)
+        crowding.extend(crowded)
         return "data:image/svg+xml;base64," + base64.b64encode(translated.encode("utf-8")).decode("ascii")
 
-    return EMBEDDED_SVG.sub(replace, markup), missing
+    return EMBEDDED_SVG.sub(replace, markup), missing, crowding
 
 
 def code_comments(source: str) -> list[tuple[int, int, str]]:
@@ -240,9 +247,10 @@ class TranslateByTemplate(SphinxTransform):
         for raw in _html_outputs(self.document):
             translated, missing = translate_html(raw.astext(), translate)
             translated, comments = translate_html(translated, translate, HTML_COMMENTS)
-            translated, figures = translate_embedded_svgs(translated, translate)
+            translated, figures, crowding = translate_embedded_svgs(translated, translate)
             missing += comments + figures
             raw.replace(raw.children[0], nodes.Text(translated))
+            _warn_crowded(crowding, self.config.language, raw)
             for message in missing:
                 logger.warning(f"not translated into {self.config.language}, shown in English (HTML printed by "
                                f"code): {message[:100]!r} (run `python book/_ext/translations.py update` and "
@@ -258,7 +266,10 @@ class TranslateByTemplate(SphinxTransform):
                                f"translate it)", location=block)
         for image, path in _svg_figures(self):
             with open(path, encoding="utf-8") as handle:
-                translated, missing = translate_html(handle.read(), translate, SVG_WORDS)
+                english = handle.read()
+            translated, missing = translate_html(english, translate, SVG_WORDS)
+            translated, crowding = make_room(english, translated)
+            _warn_crowded(crowding, self.config.language, image)
             stem, _ = os.path.splitext(path)
             with open(f"{stem}.{self.config.language}.svg", "w", encoding="utf-8") as handle:
                 handle.write(translated)
@@ -267,6 +278,12 @@ class TranslateByTemplate(SphinxTransform):
                 logger.warning(f"not translated into {self.config.language}, shown in English (a figure's "
                                f"words): {message[:100]!r} (run `python book/_ext/translations.py update` and "
                                f"translate it)", location=image)
+
+
+def _warn_crowded(crowding: list[str], language: str, location) -> None:
+    for pair in dict.fromkeys(crowding):
+        logger.warning(f"in the {language} edition a figure's translated words overlap: {pair} (choose shorter "
+                       f"words for one of them in locales/{language}/LC_MESSAGES)", location=location)
 
 
 class NoEnglishLeft(SphinxTransform):
