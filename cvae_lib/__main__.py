@@ -20,7 +20,7 @@ def _config(args, seed: int = 0):
 def _seeds(args) -> list[int]:
     if args.command == "ablation":
         return [args.seed]
-    if args.command in ("conditioning", "publish-run"):
+    if args.command in ("conditioning", "publish-run", "alpha-sweep"):
         return args.seeds
     return list(dict.fromkeys(args.seeds if args.seeds is not None else [args.seed if args.seed is not None else 0]))
 
@@ -60,6 +60,15 @@ def _run(args, config) -> None:
 
         run_conditioning(config, args.seeds, progress=not args.no_progress, engine=engine)
         print(f"wrote {config.results_dir}/conditioning.json")
+    elif args.command == "alpha-sweep":
+        from .alpha_sweep import RESULTS_FILE, run_alpha_sweep
+
+        sweep = run_alpha_sweep(config, args.seeds, engine=engine, progress=not args.no_progress)
+        print(f"wrote {config.results_dir}/{RESULTS_FILE}")
+        for q, entry in sweep["settings"].items():
+            scores = ", ".join(f"α {alpha} {numbers['validation_cll']['mean']:.2f}"
+                               for alpha, numbers in entry["alphas"].items())
+            print(f"  {q} quadrant(s): validation CLL {scores}; chosen α {entry['chosen_alpha']:g}")
     elif args.command == "publish-run":
         from .publish_run import RUN_RECORD, publish_run
 
@@ -175,7 +184,7 @@ def main(argv=None) -> int:
 
     config = None
     try:
-        if args.command in ("reproduce", "ablation", "conditioning", "publish-run"):
+        if args.command in ("reproduce", "ablation", "conditioning", "publish-run", "alpha-sweep"):
             if args.command == "ablation":
                 args.quadrants = [args.quadrant]
             if args.command in ("conditioning", "publish-run"):

@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
                              help="seeds of the CLL table (default: 0 1 2)")
     publish_run.add_argument("--conditioning-seeds", type=_seed, nargs="+", default=[0, 1], metavar="SEED",
                              help="seeds of chapters 7 and 8's study (default: 0 1)")
+    sweep = commands.add_parser(
+        "alpha-sweep", help="the hybrid objective's weight α, chosen on the validation split",
+        description="For each seed and setting, train (or load) a hybrid of every weight α of "
+                    "cvae_lib.alpha_sweep.SWEEP_ALPHAS and score it (and the CVAE, α = 1) on the validation "
+                    "split: importance sampling with S = 100 and one draw from the prior; choose each "
+                    "setting's α on the validation CLL, evaluate that hybrid on the test set and write "
+                    "DIR/alpha_sweep.json. Finished tasks are loaded, so a stopped run resumes.")
+    _add_run_options(sweep)
+    sweep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
+                       help="input quadrant settings (default: 1 2 3)")
+    sweep.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="training seeds (default: 0)")
     plan = commands.add_parser(
         "plan-run", help="the wall time of the whole publish run on N workers, from recorded task seconds",
         description="From DIR/publish_run.json (else the seconds stored in cll.json, ablation.json and "

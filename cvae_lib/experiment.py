@@ -138,3 +138,46 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
         atomic_write_json({"key": key, "evaluation": evaluation}, cache)
     return {**evaluation, "loaded": False}
 
+
+
+VALIDATION_CACHE = "validation_{stem}.json"  # beside the checkpoint: the model's scores on the validation split
+
+
+def validation_scores(setting: TrainedSetting, config: RunConfig, samples: int) -> dict:
+    """Two scores of a CVAE on the validation split, nats per image: its negative CLL estimated by
+    importance sampling with ``samples`` draws (what a choice between models is made on, never the
+    test set), and one draw from the prior (the score of a single prediction, chapter 6).
+    Stored beside the checkpoint and reused while the checkpoints and ``samples`` are unchanged."""
+    paths = [setting.baseline.path, setting.cvae.path]
+    key = json.loads(json.dumps({
+        "format": EVALUATION_FORMAT, "samples": samples, "val_size": config.profile.val_size,
+        "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
+    cache = setting.cvae.path.parent / VALIDATION_CACHE.format(stem=setting.cvae.path.stem)
+    if cache.exists():
+        try:
+            stored = json.loads(cache.read_text())
+        except ValueError:
+            stored = {}  # unreadable: score again and overwrite it
+        if stored.get("key") == key and not non_finite(stored.get("scores")):
+            note_reused(cache, stored["scores"]["seconds"])
+            return {**stored["scores"], "loaded": True}
+    start = time.perf_counter()
+    cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
+    try:
+        val = setting.data.val
+        y_hat = baseline_guesses(baseline, val)
+        weights = {proposal: evaluate.cvae_log_weights(cvae, val.inputs, val.targets, y_hat, count, proposal,
+                                                       setting.seed)
+                   for proposal, count in (("posterior", samples), ("prior", 1))}
+        scores = {f"is_{samples}": evaluate.nll_from_log_weights(weights["posterior"]).mean().item(),
+                  "one_draw": evaluate.nll_from_log_weights(weights["prior"]).mean().item(),
+                  "seconds": time.perf_counter() - start}
+    finally:
+        cvae.to("cpu")
+        baseline.to("cpu")
+    bad = non_finite(scores)
+    if bad:
+        raise NonFiniteError(f"the validation scores of {setting.cvae.path} are not finite ({', '.join(bad)}); "
+                             f"nothing was stored. Its checkpoint may be damaged: delete it to train again")
+    atomic_write_json({"key": key, "scores": scores}, cache)
+    return {**scores, "loaded": False}

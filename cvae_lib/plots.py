@@ -226,33 +226,6 @@ def animate_training(snapshots, inputs, interval_ms: int = 400):
     return animation
 
 
-def plot_estimates_vs_samples(curves: dict):
-    """CVAE negative-CLL estimates against the number of samples S, one panel per setting.
-
-    ``curves`` maps a panel title to ``{"S": [...], "is": [...], "mc": [...], "neg_elbo": float}``
-    (as stored in ``cll.json``). The negative ELBO is drawn as a line: importance sampling
-    starts there at S = 1 and falls below it as S grows.
-    """
-    fig, axes = plt.subplots(1, len(curves), figsize=(min(3.3 * len(curves) + 0.6, MAX_WIDTH), 3.6),
-                             squeeze=False)
-    fig.patch.set_facecolor("white")
-    for ax, (title, curve) in zip(axes[0], curves.items()):
-        ax.set_facecolor("white")
-        ax.plot(curve["S"], curve["is"], "o-", ms=3, label="importance sampling (q)")
-        mc = [(s, v) for s, v in zip(curve["S"], curve.get("mc") or []) if v is not None]
-        if mc:
-            ax.plot(*zip(*mc), "s--", ms=3, label="Monte Carlo (prior)")
-        ax.axhline(curve["neg_elbo"], color="k", lw=1, ls=":", label="negative ELBO")
-        ax.set_xscale("log")
-        ax.set_xlabel("samples S per image")
-        ax.set_title(title, fontsize=TITLE_FONT)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("nats per image")
-    axes[0, 0].legend(fontsize=FONT)
-    fig.tight_layout()
-    return fig
-
-
 def plot_ambiguous_pairs(split, pairs, labels=("3", "5")):
     """For each pair of nearly identical inputs: both inputs and both true digits."""
     fig, axes = new_figure(4, len(pairs))

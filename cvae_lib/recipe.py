@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .checkpoints import TrainedModel
+from .checkpoints import TrainedModel, default_checkpoint_path
 from .data import QuadrantData
 from .settings import RunConfig
 from .train import Schedule, train_or_load_baseline, train_or_load_cvae
@@ -41,9 +41,13 @@ class Recipe:
 
     def train_cvae(self, data: QuadrantData, baseline: TrainedModel, config: RunConfig,
                    objective: str = "cvae", **options) -> TrainedModel:
-        """The CVAE, or with ``objective`` the GSNN or the hybrid (``alpha`` defaults to HYBRID_ALPHA)."""
+        """The CVAE, or with ``objective`` the GSNN or the hybrid (``alpha`` defaults to HYBRID_ALPHA;
+        a hybrid of another weight is kept in ``hybrid_alpha<alpha>.pt`` beside ``hybrid.pt``)."""
         if objective == "hybrid":
             options.setdefault("alpha", HYBRID_ALPHA)
+            if options["alpha"] != HYBRID_ALPHA and options.get("checkpoint_path", "default") == "default":
+                options["checkpoint_path"] = default_checkpoint_path(f"hybrid_alpha{options['alpha']:g}",
+                                                                     data.num_quadrants, config)
         recipe = self.within(config.profile.max_epochs)
         return train_or_load_cvae(data, baseline, config, schedule=recipe.cvae, objective=objective,
                                   residual=recipe.residual, kl_warmup_epochs=recipe.kl_warmup_epochs, **options)

@@ -133,7 +133,8 @@ def write_figures(settings: dict[int, TrainedSetting], runs: list[dict], out: Pa
     import matplotlib.pyplot as plt
 
     from .models import predict_completions
-    from .plots import plot_estimates_vs_samples, plot_loss_curves, plot_prediction_grid
+    from .plots import plot_loss_curves, plot_prediction_grid
+    from .score_plots import plot_estimates_vs_samples
 
     written = []
     for q, setting in settings.items():

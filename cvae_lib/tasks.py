@@ -132,14 +132,16 @@ def model_record(model) -> dict:
             "path": str(model.path) if model.path is not None else None}
 
 
-def _setting(config: RunConfig, quadrants: int, objective: str, progress: bool):
-    """The setting's data, its baseline and one of its CVAEs (cvae, gsnn or hybrid), trained or loaded."""
+def _setting(config: RunConfig, quadrants: int, objective: str, progress: bool, alpha: float | None = None):
+    """The setting's data, its baseline and one of its CVAEs (cvae, gsnn or hybrid, of weight
+    ``alpha`` if given, else the recipe's), trained or loaded."""
     from .experiment import TrainedSetting
     from .recipe import RECIPE
 
     data = _splits(quadrants, config)
     baseline = RECIPE.train_baseline(data, config, progress=progress)
-    cvae = RECIPE.train_cvae(data, baseline, config, objective=objective, progress=progress)
+    weight = {} if alpha is None else {"alpha": alpha}
+    cvae = RECIPE.train_cvae(data, baseline, config, objective=objective, progress=progress, **weight)
     return TrainedSetting(data, baseline, cvae, config.seed)
 
 
@@ -149,16 +151,25 @@ def _baseline(config: RunConfig, *, quadrants: int, progress: bool) -> dict:
     return model_record(RECIPE.train_baseline(_splits(quadrants, config), config, progress=progress))
 
 
-def _model(config: RunConfig, *, quadrants: int, objective: str, progress: bool) -> dict:
-    return model_record(_setting(config, quadrants, objective, progress).cvae)
+def _model(config: RunConfig, *, quadrants: int, objective: str, progress: bool, alpha: float | None = None) -> dict:
+    return model_record(_setting(config, quadrants, objective, progress, alpha).cvae)
 
 
-def _evaluate(config: RunConfig, *, quadrants: int, objective: str, progress: bool) -> dict:
+def _evaluate(config: RunConfig, *, quadrants: int, objective: str, progress: bool,
+              alpha: float | None = None) -> dict:
     from .experiment import evaluate_setting_cached
 
-    setting = _setting(config, quadrants, objective, progress)
+    setting = _setting(config, quadrants, objective, progress, alpha)
     evaluation = evaluate_setting_cached(setting, config, prior_only=objective == "gsnn")
     return {**evaluation, "made_seconds": evaluation["seconds"], "data_sizes": setting.data.sizes()}
+
+
+def _validate(config: RunConfig, *, quadrants: int, objective: str, samples: int, progress: bool,
+              alpha: float | None = None) -> dict:
+    from .experiment import validation_scores
+
+    scores = validation_scores(_setting(config, quadrants, objective, progress, alpha), config, samples)
+    return {**scores, "made_seconds": scores["seconds"]}
 
 
 def _quality(config: RunConfig, *, quadrants: int, progress: bool) -> dict:
@@ -243,7 +254,7 @@ def _classifier_cvae(config: RunConfig, *, encoder: str, measure, progress: bool
 
 
 ACTIONS = {
-    "baseline": _baseline, "model": _model, "evaluate": _evaluate, "quality": _quality,
+    "baseline": _baseline, "model": _model, "evaluate": _evaluate, "validate": _validate, "quality": _quality,
     "digit_classifier": _digit_classifier, "variant": _variant, "variant_evaluate": _variant_evaluate,
     "label_cvae": _label_cvae, "classifier_cvae": _classifier_cvae,
 }

@@ -10,11 +10,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cvae_lib"
 # Bottom to top: a module may import only modules listed before it (the README's layout table).
 LAYERS = [
     "util", "published", "settings",
-    "data", "models", "plots", "notebook_figures", "digit_plots", "digits",
+    "data", "models", "plots", "score_plots", "notebook_figures", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
     "results", "report", "experiment", "tasks", "engine",
-    "reproduce", "ablation", "conditioning", "publish_run", "conditioning_report", "web_export",
+    "reproduce", "ablation", "alpha_sweep", "conditioning", "publish_run", "conditioning_report", "web_export",
     "book", "notebooks", "repository", "command_line", "__main__",
 ]
 EDGES = {"settings", "__main__"}  # where the run configuration is built from arguments and environment

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from cvae_lib import digit_plots, plots  # noqa: E402
+from cvae_lib import digit_plots, plots, score_plots  # noqa: E402
 from cvae_lib.data import mask_quadrants  # noqa: E402
 from tests.helpers import synthetic_data, synthetic_images  # noqa: E402
 
@@ -38,7 +38,7 @@ def _figures():
         "graphical model": plots.plot_graphical_model(),
         "loss curves": plots.plot_loss_curves({f"CVAE, {q}q": history for q in (1, 2, 3)}, title="Learning"),
         "training snapshots": plots.plot_training_snapshots(samples[:, :4].transpose(0, 1), inputs[:4]),
-        "estimates vs S": plots.plot_estimates_vs_samples({f"{q} input quadrants": curve for q in (1, 2, 3)}),
+        "estimates vs S": score_plots.plot_estimates_vs_samples({f"{q} input quadrants": curve for q in (1, 2, 3)}),
         "ambiguous pairs": plots.plot_ambiguous_pairs(split, [(0, 1), (2, 3), (4, 5)]),
         "identity switches": plots.plot_identity_switches(split, [(0, (3, 5)), (1, (4, 9))],
                                                           samples, torch.randint(0, 10, (10, 5))),

@@ -1,0 +1,59 @@
+"""The hybrid's weight α chosen on the validation split (cvae_lib/alpha_sweep.py): its task list reuses the
+table's models, the choice is made on validation alone, and a run writes alpha_sweep.json and resumes."""
+import json
+
+from cvae_lib import alpha_sweep
+from cvae_lib.score_plots import plot_alpha_sweep
+from cvae_lib.recipe import HYBRID_ALPHA
+from tests.test_engine import fast_config
+
+
+def test_the_sweep_reuses_the_tables_cvae_and_hybrid_and_scores_each_alpha_after_its_model(tmp_path):
+    config = fast_config(tmp_path, quadrants=(1, 2))
+    tasks = {task.key: task for task in alpha_sweep.sweep_tasks(config, [0, 1], alphas=(0.25, HYBRID_ALPHA))}
+    # the CVAE (α = 1) and the recipe's hybrid are the table's own tasks: made once in a publish run
+    assert {"q1/seed0/cvae", "q1/seed0/hybrid", "q2/seed1/hybrid", "alpha/q1/seed0/hybrid0.25"} <= set(tasks)
+    assert tasks["alpha/q1/seed0/hybrid0.25"].settings == {"quadrants": 1, "objective": "hybrid", "alpha": 0.25}
+    assert "alpha" not in tasks["q1/seed0/hybrid"].settings  # the table's hybrid.pt, as reproduce names it
+    for alpha in ("0.25", "0.5", "1"):
+        validate = tasks[f"alpha/q2/seed1/validate{alpha}"]
+        assert validate.action == "validate" and validate.settings["samples"] == alpha_sweep.VALIDATION_SAMPLES
+        assert len(validate.needs) == 1 and tasks[validate.needs[0]].action == "model"
+    assert len(tasks) == 2 * 2 * (1 + 3 * 2)  # seeds × settings × (baseline + 3 models and their scores)
+
+
+def _entry(cll: float, one_draw: float) -> dict:
+    return {"validation_cll": {"mean": cll, "std": 0.1, "per_seed": [cll]},
+            "validation_one_draw": {"mean": one_draw, "std": 0.2, "per_seed": [one_draw]}}
+
+
+def test_alpha_is_chosen_among_the_hybrids_by_the_validation_cll_alone():
+    sweep = {"validation_samples": 100, "settings": {
+        "1": {"alphas": {"0.1": _entry(70, 90), "0.75": _entry(64, 150), "1": _entry(63, 175)}},
+        "3": {"alphas": {"0.1": _entry(21, 25), "0.75": _entry(22, 30), "1": _entry(20, 33)}}}}
+    # α = 1 (the CVAE) has the lowest CLL in both, but it is the end of the family, not a hybrid
+    assert alpha_sweep.choose(sweep) == {1: 0.75, 3: 0.1}
+    sweep["settings"]["1"]["chosen_alpha"] = 0.75
+    figure = plot_alpha_sweep(sweep)
+    assert len(figure.axes) == 4 and figure.axes[0].get_title() == "1 input quadrant"
+
+
+def test_a_sweep_writes_its_scores_and_the_chosen_hybrids_test_row_and_resumes(tmp_path):
+    config = fast_config(tmp_path, quadrants=(3,))
+    sweep = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), progress=False, log=lambda _: None)
+    stored = json.loads((tmp_path / "out" / alpha_sweep.RESULTS_FILE).read_text())
+    assert stored == json.loads(json.dumps(sweep))
+    entry = stored["settings"]["3"]
+    assert set(entry["alphas"]) == {"0.25", "0.5", "1"} and entry["chosen_alpha"] in (0.25, 0.5)
+    chosen = entry["alphas"][f"{entry['chosen_alpha']:g}"]["validation_cll"]["mean"]
+    assert chosen == min(entry["alphas"][a]["validation_cll"]["mean"] for a in ("0.25", "0.5"))
+    for scores in entry["alphas"].values():  # importance sampling beats one draw from the prior
+        assert 0 < scores["validation_cll"]["mean"] < scores["validation_one_draw"]["mean"]
+    assert set(entry["test"]) == {"cvae_is_100", "one_draw"}
+    folder = tmp_path / "ckpt" / "fast" / "q3" / "seed0"
+    assert {"hybrid.pt", "hybrid_alpha0.25.pt", "validation_hybrid_alpha0.25.json", "validation_cvae.json"} <= \
+        {path.name for path in folder.iterdir()}
+    # a second run loads every model and score: the same numbers
+    again = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), progress=False,
+                                        log=lambda _: None)
+    assert again["settings"] == sweep["settings"]
