@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import urllib.error
 from pathlib import Path
@@ -6,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from cvae_lib import data, settings
+from cvae_lib import data, evaluate, settings
 from cvae_lib.data import MASK_VALUE, input_mask, load_splits, mask_quadrants
 from tests.helpers import synthetic_images
 
@@ -127,6 +128,33 @@ def test_fast_profile_takes_nested_subsets(mnist):
     assert fast.sizes() == {"train": profile.train_size, "val": profile.val_size, "test": profile.test_size}
     assert torch.equal(fast.train.inputs, full.train.inputs[: profile.train_size])
     assert torch.equal(fast.test.targets, full.test.targets[: profile.test_size])
+
+
+def test_the_binarised_protocol_samples_each_image_once_and_the_same_on_every_run(mnist):
+    grey, binary = load_splits(1, settings.PROFILES["full"], mnist), load_splits(1, settings.PROFILES["binarised"], mnist)
+    assert binary.sizes() == grey.sizes() and torch.equal(binary.test.labels, grey.test.labels)
+    for split in ("train", "val", "test"):
+        images = getattr(binary, split).images
+        assert set(images.unique().tolist()) == {0.0, 1.0}
+        assert set(getattr(binary, split).targets.unique().tolist()) == {-1.0, 0.0, 1.0}  # masked as before
+    # a pixel is 1 with its grey level as the probability: over 7.8 million test pixels the share of
+    # ones matches the mean grey level to well within 0.001 (its standard error is below 0.0002)
+    assert abs(binary.test.images.mean().item() - grey.test.images.mean().item()) < 1e-3
+    assert torch.all(binary.test.images[grey.test.images == 0] == 0)  # never ink where there is none
+    assert torch.all(binary.test.images[grey.test.images == 1] == 1)
+    again = load_splits(3, settings.PROFILES["binarised"], mnist)  # another setting: the same images
+    assert torch.equal(again.test.images, binary.test.images) and torch.equal(again.val.images, binary.val.images)
+    # binary targets leave no grey-scale floor: a model may reach 0 nats
+    assert evaluate.grey_scale_floor(binary.test) == 0 < evaluate.grey_scale_floor(grey.test)
+
+
+def test_the_protocol_is_part_of_a_checkpoints_settings_only_when_binarised():
+    full, binarised = settings.PROFILES["full"], settings.PROFILES["binarised"]
+    assert "protocol" not in full.training_dict()  # the published grey-scale checkpoints still match
+    assert binarised.training_dict() == {**full.training_dict(), "name": "binarised", "protocol": "binarised"}
+    with pytest.raises(ValueError, match="unknown protocol 'grey'"):
+        dataclasses.replace(full, protocol="grey")
+    assert settings.default_results_dir(binarised, Path("/book")) == Path("/book/results/binarised")
 
 
 def test_profile_from_environment(monkeypatch):
