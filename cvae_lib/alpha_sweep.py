@@ -122,3 +122,43 @@ def run_alpha_sweep(config: RunConfig, seeds, alphas=SWEEP_ALPHAS, *, engine: En
             "one_draw": _summary([e["curves"]["mc"][e["curves"]["S"].index(1)] for e in evaluations])}
     atomic_write_json(sweep, out / RESULTS_FILE)
     return sweep
+
+
+def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
+    """The sweep as chapter 6 shows it: each α's two validation scores per setting, then the chosen
+    hybrid on the test set beside the CVAE and the table's hybrid of the same seeds (``cll.json``)."""
+    from .report import markdown_table, quadrant_header, remedy_numbers
+
+    quadrants = list(sweep["settings"])
+    alphas = sorted(sweep["settings"][quadrants[0]]["alphas"], key=float)
+    rows = []
+    for alpha in alphas:
+        label = "1 (the CVAE)" if alpha == "1" else alpha
+        cells = []
+        for q in quadrants:
+            entry = sweep["settings"][q]
+            scores = entry["alphas"][alpha]
+            mark = " ←" if entry.get("chosen_alpha") is not None and f"{entry['chosen_alpha']:g}" == alpha else ""
+            cells.append(f"{scores['validation_cll']['mean']:.2f} / {scores['validation_one_draw']['mean']:.2f}{mark}")
+        rows.append([label, *cells])
+    table = markdown_table(["α", *quadrant_header(quadrants)], rows, "l" + "r" * len(quadrants))
+    seeds = sweep["seeds"]
+    note = (f"\nValidation split, nats per image: negative CLL by importance sampling (S = "
+            f"{sweep['validation_samples']}) / one draw from the prior; {'mean over seeds' if len(seeds) > 1 else 'seed'} "
+            f"{', '.join(map(str, seeds))}; ← marks the α chosen (the lowest negative CLL of the hybrids).\n")
+    if not all("test" in sweep["settings"][q] for q in quadrants):
+        return table + "\n" + note
+    picks = []
+    positions = [results["seeds"].index(seed) for seed in seeds]
+    for q in quadrants:
+        entry = sweep["settings"][q]
+        key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
+        of_seeds = lambda values: statistics.fmean(values[i] for i in positions)  # noqa: E731
+        cvae, table_hybrid = (of_seeds(remedy_numbers(results, model, key, q)) for model in ("cvae", "hybrid"))
+        picks.append(f"with {q} input quadrant{'s' if q != '1' else ''}, α = {entry['chosen_alpha']:g} scores "
+                     f"{entry['test'][key]['mean']:.2f} nats (the CVAE {cvae:.2f}, the table's α = "
+                     f"{sweep['table_alpha']:g} {table_hybrid:.2f}) and {entry['test']['one_draw']['mean']:.2f} "
+                     f"with one draw from the prior")
+    samples = key.rsplit("_", 1)[1]
+    return (table + "\n" + note + f"\nOn the test set (importance sampling, S = {samples}): " + "; ".join(picks)
+            + ".\n")

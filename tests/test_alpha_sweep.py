@@ -57,3 +57,17 @@ def test_a_sweep_writes_its_scores_and_the_chosen_hybrids_test_row_and_resumes(t
     again = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), progress=False,
                                         log=lambda _: None)
     assert again["settings"] == sweep["settings"]
+
+
+def test_the_chapters_table_marks_the_chosen_alpha_and_holds_it_against_the_cvae_of_the_same_seeds():
+    sweep = {"validation_samples": 100, "seeds": [1], "table_alpha": 0.5, "settings": {
+        "1": {"alphas": {"0.1": _entry(70, 90), "0.5": _entry(66, 120), "1": _entry(63, 175)}, "chosen_alpha": 0.5,
+              "test": {"cvae_is_1000": {"mean": 65.5}, "one_draw": {"mean": 118.0}}}}}
+    runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": cvae},
+             "remedies": {"hybrid": {"numbers": {"cvae_is_1000": hybrid}}}}
+            for seed, cvae, hybrid in ((0, 63.0, 73.0), (1, 64.0, 66.0))]
+    text = alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})
+    assert "| 0.5 | 66.00 / 120.00 ← |" in text and "| 1 (the CVAE) | 63.00 / 175.00 |" in text
+    # seed 1's CVAE and table hybrid, not the mean over the table's seeds
+    assert ("with 1 input quadrant, α = 0.5 scores 65.50 nats (the CVAE 64.00, the table's α = 0.5 66.00) and "
+            "118.00 with one draw from the prior") in text
