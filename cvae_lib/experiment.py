@@ -105,6 +105,21 @@ def _evaluation_key(setting: TrainedSetting, profile: RunProfile, prior_only: bo
     }))
 
 
+def _stored(cache, key: dict, field: str) -> dict | None:
+    """What ``cache`` stores under ``field`` if it was made with ``key`` and is finite (marked
+    ``loaded``), else None: missing, unreadable or stale, it is made again and overwritten."""
+    if cache is None or not cache.exists():
+        return None
+    try:
+        stored = json.loads(cache.read_text())
+    except ValueError:
+        return None
+    if stored.get("key") != key or non_finite(stored.get(field)):
+        return None
+    note_reused(cache, stored[field].get("seconds", 0.0))
+    return {**stored[field], "loaded": True}
+
+
 def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_only: bool = False) -> dict:
     """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
 
@@ -118,14 +133,9 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
     if key is not None:  # evaluation.json for the CVAE of cvae.pt, evaluation_<name>.json for others
         stem = setting.cvae.path.stem
         cache = setting.cvae.path.parent / (EVALUATION_CACHE if stem == "cvae" else f"evaluation_{stem}.json")
-    if cache is not None and cache.exists():
-        try:
-            stored = json.loads(cache.read_text())
-        except ValueError:
-            stored = {}  # unreadable: evaluate again and overwrite it
-        if stored.get("key") == key and not non_finite(stored.get("evaluation")):
-            note_reused(cache, stored["evaluation"].get("seconds", 0.0))
-            return {**stored["evaluation"], "loaded": True}
+    stored = _stored(cache, key, "evaluation")
+    if stored is not None:
+        return stored
     start = time.perf_counter()
     evaluation = evaluate_setting(setting, config, prior_only)
     evaluation["seconds"] = time.perf_counter() - start
@@ -137,7 +147,6 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
     if cache is not None:
         atomic_write_json({"key": key, "evaluation": evaluation}, cache)
     return {**evaluation, "loaded": False}
-
 
 
 VALIDATION_CACHE = "validation_{stem}.json"  # beside the checkpoint: the model's scores on the validation split
@@ -153,14 +162,9 @@ def validation_scores(setting: TrainedSetting, config: RunConfig, samples: int) 
         "format": EVALUATION_FORMAT, "samples": samples, "val_size": config.profile.val_size,
         "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
     cache = setting.cvae.path.parent / VALIDATION_CACHE.format(stem=setting.cvae.path.stem)
-    if cache.exists():
-        try:
-            stored = json.loads(cache.read_text())
-        except ValueError:
-            stored = {}  # unreadable: score again and overwrite it
-        if stored.get("key") == key and not non_finite(stored.get("scores")):
-            note_reused(cache, stored["scores"]["seconds"])
-            return {**stored["scores"], "loaded": True}
+    stored = _stored(cache, key, "scores")
+    if stored is not None:
+        return stored
     start = time.perf_counter()
     cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
     try:
