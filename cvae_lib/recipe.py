@@ -12,7 +12,7 @@ import dataclasses
 
 from .checkpoints import TrainedModel, default_checkpoint_path
 from .data import QuadrantData
-from .settings import RunConfig
+from .settings import RunConfig, RunProfile
 from .train import Schedule, train_or_load_baseline, train_or_load_cvae
 
 HYBRID_ALPHA = 0.5  # the hybrid objective's weight on the CVAE loss (the rest on the GSNN loss)
@@ -51,6 +51,26 @@ class Recipe:
         recipe = self.within(config.profile.max_epochs)
         return train_or_load_cvae(data, baseline, config, schedule=recipe.cvae, objective=objective,
                                   residual=recipe.residual, kl_warmup_epochs=recipe.kl_warmup_epochs, **options)
+
+
+def _schedule_record(schedule: Schedule, profile: RunProfile) -> dict:
+    return {"lr": schedule.lr, "batch_size": schedule.batch_size or profile.batch_size,
+            "warmup_epochs": schedule.warmup_epochs,
+            "cosine_epochs": schedule.cosine_epochs,  # 0: a constant rate after the warm-up
+            "max_epochs": profile.max_epochs, "patience": profile.patience}
+
+
+def model_recipes(profile: RunProfile, recipe: Recipe | None = None, alpha: float = HYBRID_ALPHA) -> dict[str, dict]:
+    """How each model of the table is trained in ``profile`` (``cll.json``'s "recipes"): its learning-rate
+    schedule, and its stop: early stopping on its own objective on the validation split after
+    ``patience`` epochs without improvement, at the end of the cosine, or at ``max_epochs``."""
+    fitted = (recipe or RECIPE).within(profile.max_epochs)
+    cvae = _schedule_record(fitted.cvae, profile)
+    return {"baseline": {"objective": "cross-entropy of the completion", **_schedule_record(fitted.baseline, profile)},
+            "cvae": {"objective": "negative ELBO", "kl_warmup_epochs": fitted.kl_warmup_epochs, **cvae},
+            "gsnn": {"objective": "negative GSNN objective (no KL term)", **cvae},
+            "hybrid": {"objective": f"hybrid: α · CVAE + (1 − α) · GSNN, α = {alpha:g}",
+                       "kl_warmup_epochs": fitted.kl_warmup_epochs, **cvae}}
 
 
 # The first edition's recipe: Adam at 1e-3 for both models until the validation loss stops improving.

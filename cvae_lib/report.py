@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .recipe import FIRST_EDITION
+from .recipe import FIRST_EDITION, RECIPE, model_recipes
 from .results import QUALITY_KEYS, Estimator, best_importance_sampling
+from .settings import PROFILES
 from .util import atomic_write_text, check_finite
 
 
@@ -138,6 +139,58 @@ def render_quality_markdown(results: dict) -> str:
     return table + "\n" + note
 
 
+MODEL_NAMES = {"baseline": "baseline", "cvae": "CVAE", "gsnn": "GSNN", "hybrid": "hybrid"}
+
+
+def epochs_run(run: dict, model: str) -> int:
+    """How many epochs a model of one run of ``cll.json`` trained."""
+    if model in ("baseline", "cvae"):
+        return run[f"epochs_{model}"]
+    return run["remedies"][model]["epochs"]
+
+
+def schedule_text(recipe: dict) -> str:
+    """A model's recipe of ``cll.json`` in words."""
+    rate = f"Adam, rate {recipe['lr']:g}"
+    if recipe["warmup_epochs"]:
+        rate += f" after a {recipe['warmup_epochs']:g}-epoch warm-up"
+    rate += (f", cosine to 0 over {recipe['cosine_epochs']} epochs" if recipe["cosine_epochs"] else ", constant")
+    if recipe.get("kl_warmup_epochs"):
+        rate += f", KL weight annealed over {recipe['kl_warmup_epochs']}"
+    return f"{rate}; batch {recipe['batch_size']}"
+
+
+def render_training_markdown(results: dict) -> str:
+    """How each model of the table was trained and why it stopped (``cll.json``'s "recipes" and the
+    epochs of every run): at the end of its schedule, or on a plateau of its validation objective."""
+    recipes, source = results.get("recipes"), ""
+    if not recipes and results.get("recipe") == RECIPE.name and results["profile"] in PROFILES:
+        # made before each model's recipe was stored: the recipe it names, as cvae_lib.recipe defines it
+        recipes = model_recipes(PROFILES[results["profile"]])
+        source = (" The schedules are those of the recipe this `cll.json` names, as `cvae_lib.recipe` defines "
+                  "it (the file predates the record of each model's recipe).")
+    if not recipes:
+        return ""
+    rows = []
+    models = [model for model in MODEL_NAMES if model in recipes
+              and (model in ("baseline", "cvae") or all(model in run.get("remedies", {}) for run in results["runs"]))]
+    for model in models:
+        recipe = recipes[model]
+        last = recipe["cosine_epochs"] or recipe["max_epochs"]  # where the schedule ends
+        epochs = [epochs_run(run, model) for run in results["runs"]]
+        plateau = sum(e < last for e in epochs)
+        ended = (f"plateau in {plateau} of {len(epochs)}" if plateau
+                 else f"schedule's end in all {len(epochs)}")
+        if 0 < plateau < len(epochs):
+            ended += f", schedule's end in {len(epochs) - plateau}"
+        rows.append([MODEL_NAMES[model], recipe["objective"], schedule_text(recipe),
+                     f"{min(epochs)}–{max(epochs)}" if min(epochs) < max(epochs) else str(epochs[0]), ended])
+    patience = {recipes[model]["patience"] for model in models}
+    table = markdown_table(["model", "loss", "schedule", "epochs run", "stopped by"], rows, "lllrl")
+    return (table + f"\n\nEvery run of the table (settings × seeds) counted; a plateau: {', '.join(map(str, patience))} "
+            f"epochs without a lower loss on the validation split, the epoch of the lowest kept.{source}\n")
+
+
 def reproduction_time_sentence(results: dict) -> str:
     """How long one seed of the stored run took, in words (README and introduction)."""
     minutes = results["seconds_per_seed"] / 60
@@ -188,9 +241,11 @@ def targets_sentence(results: dict) -> str:
 def readme_results_section(results: dict) -> str:
     """The block of README.md between the markers: the table, how it was made, the targets."""
     recipe = results.get("recipe", FIRST_EDITION.name)  # results made before recipes were recorded
+    training = render_training_markdown(results)
     return (f"{README_START}\n{render_table_markdown(results)}\n"
             f"{reproduction_time_sentence(results)} Training recipe: “{recipe}”.\n\n"
-            f"{targets_sentence(results)}\n{README_END}")
+            + (f"How each model was trained:\n\n{training}\n" if training else "")
+            + f"{targets_sentence(results)}\n{README_END}")
 
 
 def update_readme(results: dict, readme: str | os.PathLike = "README.md") -> bool:

@@ -19,7 +19,7 @@ from .data import load_mnist
 from .engine import Engine
 from .evaluate import grey_scale_floor
 from .experiment import TrainedSetting, train_setting
-from .recipe import HYBRID_ALPHA, RECIPE
+from .recipe import HYBRID_ALPHA, RECIPE, model_recipes
 from .report import render_quality_markdown, render_table_markdown
 from .results import Estimator, build_results
 from .settings import RunConfig
@@ -69,6 +69,7 @@ def write_reproduce_results(config: RunConfig, seeds: list[int], outputs: dict[s
     results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
     results["hybrid_alpha"] = HYBRID_ALPHA
     results["recipe"] = RECIPE.name
+    results["recipes"] = model_recipes(config.profile)  # each model's schedule and stop, as trained
     classifier = outputs[classifier_key()]
     results["classifier"] = {"test_accuracy": classifier["test_accuracy"], "epochs": classifier["epochs_run"],
                              "seed": classifier["seed"]}

@@ -82,6 +82,24 @@ def test_the_remedies_are_trained_beside_the_cvae_and_evaluated_with_their_own_e
     assert "q(z\\|x,y)" in gap and "α = 0.5" in gap
 
 
+def test_each_models_recipe_is_recorded_and_the_table_says_why_each_stopped(tiny_run):
+    _, results = tiny_run
+    recipes = results["recipes"]
+    assert set(recipes) == {"baseline", "cvae", "gsnn", "hybrid"}
+    assert recipes["gsnn"]["lr"] == recipes["cvae"]["lr"] and "α = 0.5" in recipes["hybrid"]["objective"]
+    assert "kl_warmup_epochs" not in recipes["gsnn"]  # no KL term to anneal
+    training = report.render_training_markdown(results)
+    runs = len(results["runs"])
+    for model, name in report.MODEL_NAMES.items():
+        epochs = [report.epochs_run(run, model) for run in results["runs"]]
+        last = recipes[model]["cosine_epochs"] or recipes[model]["max_epochs"]
+        row = next(line for line in training.splitlines() if line.startswith(f"| {name} |"))
+        # every run is counted once, as ended by its schedule or by a validation plateau
+        plateau = sum(e < last for e in epochs)
+        assert (f"plateau in {plateau} of {runs}" in row) if plateau else (f"schedule's end in all {runs}" in row)
+        assert str(max(epochs)) in row.split("|")[4]
+
+
 def test_markdown_table_is_rendered_from_the_numbers(tiny_run):
     base, results = tiny_run
     table = (base / "out" / "cll.md").read_text()

@@ -34,6 +34,18 @@ def test_the_evaluation_chapter_shows_the_same_table(results):
         "book/05_evaluation.ipynb shows another table: re-run it (make book-execute PROFILE=full)"
 
 
+def test_the_evaluation_chapter_shows_how_each_model_of_the_table_was_trained(results):
+    from cvae_lib.report import render_training_markdown
+
+    training = render_training_markdown(results)
+    for name in ("baseline", "CVAE", "GSNN", "hybrid"):
+        assert f"| {name} |" in training
+    nb = json.loads((ROOT / "book" / "05_evaluation.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "training_markdown(results)" in "".join(c["source"]))
+    stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
+    assert stored == training
+
+
 def test_results_have_the_documented_shape(results):
     assert results["profile"] == "full"
     quadrants = [str(q) for q in results["quadrants"]]
