@@ -39,13 +39,16 @@ ablation: setup
 
 ## publish: everything the published book shows: every training and evaluation as one task list
 ## (the CLL table for three seeds, the ablation, chapters 7-8's study; JOBS=N local processes, or
-## ENGINE=ray ADDRESS=host:port for a Ray cluster), then the notebooks, the site and the archive of
-## the models the chapters load (then `make release-models` attaches it)
+## ENGINE=ray ADDRESS=host:port for a Ray cluster), chapter 6's sweep of the hybrid's α (seed 0), then
+## the notebooks, the site and the archive of the models the chapters load (then `make release-models`
+## attaches it)
 JOBS ?= 1
 ENGINE ?= local
 ADDRESS ?=
 publish: setup
 	$(PY) -m cvae_lib publish-run --profile full --seeds 0 1 2 --out results --no-progress \
+	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m cvae_lib alpha-sweep --profile full --seeds 0 --out results --no-progress \
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib update-readme
 	$(MAKE) book-execute PROFILE=full

@@ -12,12 +12,14 @@ the test set, with the table's estimators. ``python -m cvae_lib alpha-sweep`` wr
 """
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
 
 from .engine import Engine
 from .recipe import HYBRID_ALPHA, RECIPE
 from .results import provenance
-from .settings import RunConfig
+from .settings import PROFILES, RunConfig
 from .tasks import Task, setting_key
 from .util import atomic_write_json, ensure_writable_folder
 
@@ -124,6 +126,53 @@ def run_alpha_sweep(config: RunConfig, seeds, alphas=SWEEP_ALPHAS, *, engine: En
     return sweep
 
 
+def load_alpha_sweep(results_dir) -> dict:
+    """The stored sweep, or one line that says how to make it."""
+    path = Path(results_dir) / RESULTS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `python -m cvae_lib alpha-sweep --profile full --seeds 0 "
+                                f"--out {Path(results_dir)}` to train and score the hybrids of every α")
+    return json.loads(path.read_text())
+
+
+def schedule_epochs(profile_name: str) -> int:
+    """How many epochs the published recipe's learning-rate schedule runs in a profile (its cosine)."""
+    return RECIPE.within(PROFILES[profile_name].max_epochs).cvae.cosine_epochs
+
+
+def sweep_findings(sweep: dict, results: dict | None = None) -> dict[int, dict]:
+    """What chapter 6 says of the sweep, per setting: how each validation score moves as α falls from 1
+    (the CVAE) towards the GSNN, the chosen hybrid against the CVAE (on validation, and on the test set
+    against the CVAE of the same seeds in ``results``, the table's ``cll.json``), and which hybrids
+    stopped before the end of the recipe's schedule (early stopping on the validation split)."""
+    epochs = schedule_epochs(sweep["profile"])
+    findings = {}
+    for q, entry in sweep["settings"].items():
+        alphas = sorted(entry["alphas"], key=float, reverse=True)  # from α = 1 down
+        cll = [entry["alphas"][a]["validation_cll"]["mean"] for a in alphas]
+        one_draw = [entry["alphas"][a]["validation_one_draw"]["mean"] for a in alphas]
+        chosen = entry.get("chosen_alpha")
+        stopped = {float(a): entry["alphas"][a]["epochs_run"] for a in alphas  # epochs run, per seed
+                   if float(a) < 1 and min(entry["alphas"][a]["epochs_run"]) < epochs}
+        findings[int(q)] = {
+            "cll_rises_as_alpha_falls": all(b > a for a, b in zip(cll, cll[1:])),
+            "one_draw_falls_as_alpha_falls": all(b < a for a, b in zip(one_draw, one_draw[1:])),
+            "cvae_cll": cll[0], "cvae_one_draw": one_draw[0],
+            "best_hybrid_cll": min(cll[1:]), "lowest_one_draw_alpha": float(alphas[one_draw.index(min(one_draw))]),
+            "chosen_alpha": chosen,
+            "chosen_cll": entry["alphas"][f"{chosen:g}"]["validation_cll"]["mean"] if chosen is not None else None,
+            "chosen_one_draw": entry["alphas"][f"{chosen:g}"]["validation_one_draw"]["mean"] if chosen is not None else None,
+            "stopped_early": stopped, "schedule_epochs": epochs}
+        if results is not None and "test" in entry:
+            key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
+            runs = [run for run in results["runs"] if run["quadrants"] == int(q) and run["seed"] in sweep["seeds"]]
+            findings[int(q)].update(
+                test_cll=entry["test"][key]["mean"], test_one_draw=entry["test"]["one_draw"]["mean"],
+                cvae_test_cll=statistics.fmean(run["numbers"][key] for run in runs),
+                cvae_test_one_draw=statistics.fmean(run["curves"]["mc"][run["curves"]["S"].index(1)] for run in runs))
+    return findings
+
+
 def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
     """The sweep as chapter 6 shows it: each α's two validation scores per setting, then the chosen
     hybrid on the test set beside the CVAE and the table's hybrid of the same seeds (``cll.json``)."""
@@ -160,5 +209,6 @@ def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
                      f"{sweep['table_alpha']:g} {table_hybrid:.2f}) and {entry['test']['one_draw']['mean']:.2f} "
                      f"with one draw from the prior")
     samples = key.rsplit("_", 1)[1]
-    return (table + "\n" + note + f"\nOn the test set (importance sampling, S = {samples}): " + "; ".join(picks)
+    whose = f"seed {seeds[0]}'s models" if len(seeds) == 1 else f"the mean over seeds {', '.join(map(str, seeds))}"
+    return (table + "\n" + note + f"\nOn the test set (importance sampling, S = {samples}; {whose}): " + "; ".join(picks)
             + ".\n")

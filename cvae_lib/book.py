@@ -11,6 +11,7 @@ import re
 
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
+from .alpha_sweep import load_alpha_sweep
 from .checkpoints import default_checkpoint_path, note_reused
 from .conditioning_report import load_conditioning
 from .notebook_figures import SVG_OPTIONS
@@ -61,6 +62,18 @@ def conditioning_for_book(config: RunConfig) -> dict:
     if not (config.results_dir / "conditioning.json").exists() and fetcher is not None:
         fetcher.fetch(config.results_dir / "conditioning.json")
     return load_conditioning(config.results_dir)
+
+
+def alpha_sweep_for_book(config: RunConfig) -> tuple[dict, dict]:
+    """Chapter 6's sweep of the hybrid's α and the table it is compared with (``alpha_sweep.json`` and
+    ``cll.json`` of profile ``full``, downloaded with the published models when missing). A smoke run
+    reads the published files too: the sweep trains 12 hybrids per seed."""
+    folder = config.results_dir if config.profile.name == "full" else default_results_dir(PROFILES["full"])
+    fetcher = fetcher_for(config, progress=False) if config.profile.name == "full" else None
+    for name in ("alpha_sweep.json", "cll.json"):
+        if not (folder / name).exists() and fetcher is not None:
+            fetcher.fetch(folder / name)
+    return load_alpha_sweep(folder), load_results(folder / "cll.json")
 
 
 def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:

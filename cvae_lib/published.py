@@ -45,6 +45,7 @@ PUBLISHED_FILES = (
     "results/cll.json",
     "results/ablation.json",
     "results/conditioning.json",
+    "results/alpha_sweep.json",  # chapter 6's sweep of the hybrid's α
 )
 _CHUNK = 1 << 20
 

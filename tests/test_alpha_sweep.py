@@ -2,6 +2,8 @@
 table's models, the choice is made on validation alone, and a run writes alpha_sweep.json and resumes."""
 import json
 
+import pytest
+
 from cvae_lib import alpha_sweep
 from cvae_lib.score_plots import plot_alpha_sweep
 from cvae_lib.recipe import HYBRID_ALPHA
@@ -71,3 +73,38 @@ def test_the_chapters_table_marks_the_chosen_alpha_and_holds_it_against_the_cvae
     # seed 1's CVAE and table hybrid, not the mean over the table's seeds
     assert ("with 1 input quadrant, α = 0.5 scores 65.50 nats (the CVAE 64.00, the table's α = 0.5 66.00) and "
             "118.00 with one draw from the prior") in text
+
+
+def _trained(cll: float, one_draw: float, epochs: int) -> dict:
+    return {**_entry(cll, one_draw), "epochs_run": [epochs], "best_epoch": [epochs - 5]}
+
+
+def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stopped_early():
+    epochs = alpha_sweep.schedule_epochs("full")
+    sweep = {"profile": "full", "seeds": [0], "settings": {
+        # the CLL rises and one draw falls at every step down from α = 1; α = 0.1 stopped early
+        "1": {"alphas": {"0.1": _trained(70, 90, epochs - 21), "0.5": _trained(66, 120, epochs),
+                         "1": _trained(63, 175, epochs)}, "chosen_alpha": 0.5,
+              "test": {"cvae_is_1000": {"mean": 65.5}, "one_draw": {"mean": 118.0}}},
+        # here a hybrid beats the CVAE's CLL, and one draw does not fall throughout
+        "3": {"alphas": {"0.1": _trained(21, 34, epochs), "0.5": _trained(19.5, 30, epochs),
+                         "1": _trained(20, 33, epochs)}, "chosen_alpha": 0.5}}}
+    runs = [{"quadrants": 1, "seed": 0, "numbers": {"cvae_is_1000": 63.2},
+             "curves": {"S": [1, 10], "mc": [170.0, 100.0]}},
+            {"quadrants": 1, "seed": 1, "numbers": {"cvae_is_1000": 99.0}, "curves": {"S": [1], "mc": [999.0]}}]
+    findings = alpha_sweep.sweep_findings(sweep, {"runs": runs})
+    one, three = findings[1], findings[3]
+    assert one["cll_rises_as_alpha_falls"] and one["one_draw_falls_as_alpha_falls"]
+    assert (one["cvae_cll"], one["best_hybrid_cll"], one["chosen_cll"], one["chosen_one_draw"]) == (63, 66, 66, 120)
+    assert one["stopped_early"] == {0.1: [epochs - 21]} and one["schedule_epochs"] == epochs
+    # the test row beside the CVAE of the sweep's seeds only (seed 1's 99 is not averaged in)
+    assert (one["test_cll"], one["cvae_test_cll"], one["test_one_draw"], one["cvae_test_one_draw"]) == \
+        (65.5, 63.2, 118.0, 170.0)
+    assert not three["cll_rises_as_alpha_falls"] and not three["one_draw_falls_as_alpha_falls"]
+    assert three["best_hybrid_cll"] < three["cvae_cll"] and three["stopped_early"] == {}
+    assert "test_cll" not in three  # no test row stored for it
+
+
+def test_a_missing_sweep_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m cvae_lib alpha-sweep --profile full"):
+        alpha_sweep.load_alpha_sweep(tmp_path)

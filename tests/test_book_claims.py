@@ -188,3 +188,38 @@ def test_chapter_3_quotes_the_floor_of_the_published_table(results):
         assert glued[f"floor_{q}"] == f"{results['floor'][q]:.2f}"
         for key in ("baseline_nll", "cvae_is_1000", "gsnn_mc_1000", "hybrid_is_1000"):
             assert results["table"][q][key]["mean"] > results["floor"][q], (q, key)
+
+
+def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agree_with_them(results):
+    """The table and the sentences of chapter 6's α section are those of results/alpha_sweep.json."""
+    from cvae_lib.alpha_sweep import schedule_epochs
+
+    path = ROOT / "results" / "alpha_sweep.json"
+    if not path.exists():
+        pytest.skip("no stored sweep yet: python -m cvae_lib alpha-sweep --profile full --seeds 0")
+    sweep = json.loads(path.read_text())
+    table = _markdown_output("06_train_test_gap", "render_alpha_sweep_markdown(sweep")
+    verdict = _markdown_output("06_train_test_gap", "rising = sum(")
+    rises_everywhere, none_beaten = True, True
+    for q, entry in sweep["settings"].items():
+        cll = lambda alpha: entry["alphas"][alpha]["validation_cll"]["mean"]  # noqa: E731
+        one_draw = lambda alpha: entry["alphas"][alpha]["validation_one_draw"]["mean"]  # noqa: E731
+        for alpha in entry["alphas"]:
+            assert f"{cll(alpha):.2f} / {one_draw(alpha):.2f}" in table
+        chosen = f"{entry['chosen_alpha']:g}"
+        assert f"{cll(chosen):.2f} / {one_draw(chosen):.2f} ←" in table
+        key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
+        assert f"α = {chosen} scores {entry['test'][key]['mean']:.2f} nats" in table
+        assert f"({cll(chosen):.2f} against the CVAE's {cll('1'):.2f})" in verdict
+        down = [cll(alpha) for alpha in sorted(entry["alphas"], key=float, reverse=True)]  # from α = 1 down
+        rises_everywhere &= all(b > a for a, b in zip(down, down[1:]))
+        none_beaten &= min(down[1:]) >= down[0]
+        early = [alpha for alpha, scores in entry["alphas"].items()
+                 if alpha != "1" and min(scores["epochs_run"]) < schedule_epochs(sweep["profile"])]
+        if early:  # each hybrid that stopped early is named, with the epochs it ran
+            part = verdict.split(f"with {q} input quadrant{'s' if q != '1' else ''}, $\\alpha$ = ")[1].split(";")[0]
+            for alpha in early:
+                assert alpha in part.split("(after")[0]
+                assert str(entry["alphas"][alpha]["epochs_run"][0]) in part.split("(after")[1]
+    assert ("the validation CLL rises at every step in all 3 settings" in verdict) == rises_everywhere
+    assert ("No hybrid's validation CLL is below the CVAE's in any setting" in verdict) == none_beaten
