@@ -166,10 +166,15 @@ def sweep_findings(sweep: dict, results: dict | None = None) -> dict[int, dict]:
         if results is not None and "test" in entry:
             key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
             runs = [run for run in results["runs"] if run["quadrants"] == int(q) and run["seed"] in sweep["seeds"]]
+            one_draw_of = lambda run: run["curves"]["mc"][run["curves"]["S"].index(1)]  # noqa: E731
             findings[int(q)].update(
                 test_cll=entry["test"][key]["mean"], test_one_draw=entry["test"]["one_draw"]["mean"],
                 cvae_test_cll=statistics.fmean(run["numbers"][key] for run in runs),
-                cvae_test_one_draw=statistics.fmean(run["curves"]["mc"][run["curves"]["S"].index(1)] for run in runs))
+                cvae_test_one_draw=statistics.fmean(one_draw_of(run) for run in runs),
+                # the single answer of the baseline and one draw of the GSNN, on the same test set
+                baseline_test_nll=statistics.fmean(run["numbers"]["baseline_nll"] for run in runs),
+                gsnn_test_one_draw=statistics.fmean(one_draw_of(run["remedies"]["gsnn"]) for run in runs)
+                if all("remedies" in run for run in runs) else None)
     return findings
 
 
@@ -204,11 +209,16 @@ def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
         key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
         of_seeds = lambda values: statistics.fmean(values[i] for i in positions)  # noqa: E731
         cvae, table_hybrid = (of_seeds(remedy_numbers(results, model, key, q)) for model in ("cvae", "hybrid"))
+        cvae_one_draw = of_seeds([run["curves"]["mc"][run["curves"]["S"].index(1)] for run in results["runs"]
+                                  if str(run["quadrants"]) == q])
         picks.append(f"with {q} input quadrant{'s' if q != '1' else ''}, α = {entry['chosen_alpha']:g} scores "
-                     f"{entry['test'][key]['mean']:.2f} nats (the CVAE {cvae:.2f}, the table's α = "
-                     f"{sweep['table_alpha']:g} {table_hybrid:.2f}) and {entry['test']['one_draw']['mean']:.2f} "
-                     f"with one draw from the prior")
+                     f"{entry['test'][key]['mean']:.2f} nats by importance sampling (the CVAE {cvae:.2f}, the "
+                     f"table's α = {sweep['table_alpha']:g} {table_hybrid:.2f}) and "
+                     f"{entry['test']['one_draw']['mean']:.2f} with one draw from the prior (the CVAE "
+                     f"{cvae_one_draw:.2f})")
     samples = key.rsplit("_", 1)[1]
     whose = f"seed {seeds[0]}'s models" if len(seeds) == 1 else f"the mean over seeds {', '.join(map(str, seeds))}"
-    return (table + "\n" + note + f"\nOn the test set (importance sampling, S = {samples}; {whose}): " + "; ".join(picks)
-            + ".\n")
+    if seeds != results["seeds"]:
+        whose += f", not the mean over seeds {', '.join(map(str, results['seeds']))} of the tables above"
+    return (table + "\n" + note + f"\nOn the test set ({whose}; importance sampling with S = {samples}): "
+            + "; ".join(picks) + ".\n")

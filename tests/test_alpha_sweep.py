@@ -65,14 +65,15 @@ def test_the_chapters_table_marks_the_chosen_alpha_and_holds_it_against_the_cvae
     sweep = {"validation_samples": 100, "seeds": [1], "table_alpha": 0.5, "settings": {
         "1": {"alphas": {"0.1": _entry(70, 90), "0.5": _entry(66, 120), "1": _entry(63, 175)}, "chosen_alpha": 0.5,
               "test": {"cvae_is_1000": {"mean": 65.5}, "one_draw": {"mean": 118.0}}}}}
-    runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": cvae},
+    runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": cvae}, "curves": {"S": [1], "mc": [one_draw]},
              "remedies": {"hybrid": {"numbers": {"cvae_is_1000": hybrid}}}}
-            for seed, cvae, hybrid in ((0, 63.0, 73.0), (1, 64.0, 66.0))]
+            for seed, cvae, hybrid, one_draw in ((0, 63.0, 73.0, 170.0), (1, 64.0, 66.0, 171.0))]
     text = alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})
     assert "| 0.5 | 66.00 / 120.00 ← |" in text and "| 1 (the CVAE) | 63.00 / 175.00 |" in text
-    # seed 1's CVAE and table hybrid, not the mean over the table's seeds
-    assert ("with 1 input quadrant, α = 0.5 scores 65.50 nats (the CVAE 64.00, the table's α = 0.5 66.00) and "
-            "118.00 with one draw from the prior") in text
+    # seed 1's CVAE and table hybrid, not the mean over the table's seeds, and the reader is told so
+    assert ("with 1 input quadrant, α = 0.5 scores 65.50 nats by importance sampling (the CVAE 64.00, the table's "
+            "α = 0.5 66.00) and 118.00 with one draw from the prior (the CVAE 171.00)") in text
+    assert "On the test set (seed 1's models, not the mean over seeds 0, 1 of the tables above;" in text
 
 
 def _trained(cll: float, one_draw: float, epochs: int) -> dict:
@@ -89,9 +90,11 @@ def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stop
         # here a hybrid beats the CVAE's CLL, and one draw does not fall throughout
         "3": {"alphas": {"0.1": _trained(21, 34, epochs), "0.5": _trained(19.5, 30, epochs),
                          "1": _trained(20, 33, epochs)}, "chosen_alpha": 0.5}}}
-    runs = [{"quadrants": 1, "seed": 0, "numbers": {"cvae_is_1000": 63.2},
-             "curves": {"S": [1, 10], "mc": [170.0, 100.0]}},
-            {"quadrants": 1, "seed": 1, "numbers": {"cvae_is_1000": 99.0}, "curves": {"S": [1], "mc": [999.0]}}]
+    runs = [{"quadrants": 1, "seed": 0, "numbers": {"cvae_is_1000": 63.2, "baseline_nll": 99.4},
+             "curves": {"S": [1, 10], "mc": [170.0, 100.0]},
+             "remedies": {"gsnn": {"curves": {"S": [1], "mc": [98.9]}}}},
+            {"quadrants": 1, "seed": 1, "numbers": {"cvae_is_1000": 99.0, "baseline_nll": 1.0},
+             "curves": {"S": [1], "mc": [999.0]}, "remedies": {"gsnn": {"curves": {"S": [1], "mc": [1.0]}}}}]
     findings = alpha_sweep.sweep_findings(sweep, {"runs": runs})
     one, three = findings[1], findings[3]
     assert one["cll_rises_as_alpha_falls"] and one["one_draw_falls_as_alpha_falls"]
@@ -100,6 +103,7 @@ def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stop
     # the test row beside the CVAE of the sweep's seeds only (seed 1's 99 is not averaged in)
     assert (one["test_cll"], one["cvae_test_cll"], one["test_one_draw"], one["cvae_test_one_draw"]) == \
         (65.5, 63.2, 118.0, 170.0)
+    assert (one["baseline_test_nll"], one["gsnn_test_one_draw"]) == (99.4, 98.9)
     assert not three["cll_rises_as_alpha_falls"] and not three["one_draw_falls_as_alpha_falls"]
     assert three["best_hybrid_cll"] < three["cvae_cll"] and three["stopped_early"] == {}
     assert "test_cll" not in three  # no test row stored for it
