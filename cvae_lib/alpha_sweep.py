@@ -73,6 +73,11 @@ def test_tasks(config: RunConfig, seeds, chosen: dict[int, float]) -> list[Task]
     return tasks
 
 
+def _one_draw(evaluation: dict) -> float:
+    """One draw from the prior: the Monte Carlo estimate with S = 1 of a stored evaluation."""
+    return evaluation["curves"]["mc"][evaluation["curves"]["S"].index(1)]
+
+
 def _summary(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "per_seed": values}
@@ -121,7 +126,7 @@ def run_alpha_sweep(config: RunConfig, seeds, alphas=SWEEP_ALPHAS, *, engine: En
         sweep["settings"][str(q)]["chosen_alpha"] = alpha
         sweep["settings"][str(q)]["test"] = {
             f"cvae_is_{best_is}": _summary([e["numbers"][f"cvae_is_{best_is}"] for e in evaluations]),
-            "one_draw": _summary([e["curves"]["mc"][e["curves"]["S"].index(1)] for e in evaluations])}
+            "one_draw": _summary([_one_draw(e) for e in evaluations])}
     atomic_write_json(sweep, out / RESULTS_FILE)
     return sweep
 
@@ -166,14 +171,13 @@ def sweep_findings(sweep: dict, results: dict | None = None) -> dict[int, dict]:
         if results is not None and "test" in entry:
             key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
             runs = [run for run in results["runs"] if run["quadrants"] == int(q) and run["seed"] in sweep["seeds"]]
-            one_draw_of = lambda run: run["curves"]["mc"][run["curves"]["S"].index(1)]  # noqa: E731
             findings[int(q)].update(
                 test_cll=entry["test"][key]["mean"], test_one_draw=entry["test"]["one_draw"]["mean"],
                 cvae_test_cll=statistics.fmean(run["numbers"][key] for run in runs),
-                cvae_test_one_draw=statistics.fmean(one_draw_of(run) for run in runs),
+                cvae_test_one_draw=statistics.fmean(_one_draw(run) for run in runs),
                 # the single answer of the baseline and one draw of the GSNN, on the same test set
                 baseline_test_nll=statistics.fmean(run["numbers"]["baseline_nll"] for run in runs),
-                gsnn_test_one_draw=statistics.fmean(one_draw_of(run["remedies"]["gsnn"]) for run in runs)
+                gsnn_test_one_draw=statistics.fmean(_one_draw(run["remedies"]["gsnn"]) for run in runs)
                 if all("remedies" in run for run in runs) else None)
     return findings
 
@@ -209,7 +213,7 @@ def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
         key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
         of_seeds = lambda values: statistics.fmean(values[i] for i in positions)  # noqa: E731
         cvae, table_hybrid = (of_seeds(remedy_numbers(results, model, key, q)) for model in ("cvae", "hybrid"))
-        cvae_one_draw = of_seeds([run["curves"]["mc"][run["curves"]["S"].index(1)] for run in results["runs"]
+        cvae_one_draw = of_seeds([_one_draw(run) for run in results["runs"]
                                   if str(run["quadrants"]) == q])
         picks.append(f"with {q} input quadrant{'s' if q != '1' else ''}, α = {entry['chosen_alpha']:g} scores "
                      f"{entry['test'][key]['mean']:.2f} nats by importance sampling (the CVAE {cvae:.2f}, the "
