@@ -24,7 +24,7 @@ setup: $(VENV)/.installed
 NUMERIC_TESTS := tests/test_beyond.py tests/test_conditioning.py tests/test_data.py tests/test_evaluate.py \
 	tests/test_models.py tests/test_objectives.py tests/test_train.py
 test: setup site-deps
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=15
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q $(NUMERIC_TESTS)
 	$(PY) -m pytest --nbval book/
 
@@ -39,9 +39,10 @@ ablation: setup
 
 ## publish: everything the published book shows: every training and evaluation as one task list
 ## (the CLL table for three seeds, the ablation, chapters 7-8's study; JOBS=N local processes, or
-## ENGINE=ray ADDRESS=host:port for a Ray cluster), chapter 6's sweep of the hybrid's α (seed 0), then
-## the notebooks, the site and the archive of the models the chapters load (then `make release-models`
-## attaches it)
+## ENGINE=ray ADDRESS=host:port for a Ray cluster), chapter 6's sweep of the hybrid's α (seed 0), chapter
+## 5's search of the other models' schedules (1 quadrant, seed 0) and its table under the binarised
+## protocol (three seeds), then the notebooks, the site and the archive of the models the chapters load
+## (then `make release-models` attaches it)
 JOBS ?= 1
 ENGINE ?= local
 ADDRESS ?=
@@ -49,6 +50,10 @@ publish: setup
 	$(PY) -m cvae_lib publish-run --profile full --seeds 0 1 2 --out results --no-progress \
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib alpha-sweep --profile full --seeds 0 --out results --no-progress \
+	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m cvae_lib recipe-search --profile full --out results --no-progress \
+	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m cvae_lib reproduce --profile binarised --seeds 0 1 2 --out results/binarised --no-progress \
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib update-readme
 	$(MAKE) book-execute PROFILE=full

@@ -18,7 +18,7 @@ def _config(args, seed: int = 0):
 
 
 def _seeds(args) -> list[int]:
-    if args.command == "ablation":
+    if args.command in ("ablation", "recipe-search"):
         return [args.seed]
     if args.command in ("conditioning", "publish-run", "alpha-sweep"):
         return args.seeds
@@ -55,6 +55,14 @@ def _run(args, config) -> None:
         print(f"wrote {config.results_dir}/ablation.json and {config.results_dir}/ablation.md")
         for name, variant in results["variants"].items():
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in variant["numbers"].items()))
+    elif args.command == "recipe-search":
+        from .recipe_search import RESULTS_FILE, run_recipe_search
+
+        search = run_recipe_search(config, args.quadrant, progress=not args.no_progress, engine=engine)
+        print(f"wrote {config.results_dir}/{RESULTS_FILE} and {config.results_dir}/{RESULTS_FILE[:-5]}.md")
+        for model, found in search["models"].items():
+            losses = ", ".join(f"{slug} {c['best_val_loss']:.2f}" for slug, c in found["candidates"].items())
+            print(f"  {model}: validation loss {losses}; chosen {found['chosen']} (the table's: {found['table']})")
     elif args.command == "conditioning":
         from .conditioning import run_conditioning
 
@@ -102,6 +110,14 @@ def _run(args, config) -> None:
 
             summary = ablation_summary(json.loads(ablation.read_text()))
             changed = replace_readme_block("ablation", summary, args.readme) or changed
+        search = Path(args.results).parent / "recipe_search.json"
+        if search.exists():  # what the other models' search found, and what it means for the table
+            from .recipe_search import search_consequence, search_summary
+            from .report import replace_readme_block
+
+            stored = json.loads(search.read_text())
+            summary = search_summary(stored) + " " + search_consequence(stored, load_results(args.results))
+            changed = replace_readme_block("recipe-search", summary, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed
         changed = _readme_run_plan(Path(args.results).parent, args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")
@@ -184,8 +200,8 @@ def main(argv=None) -> int:
 
     config = None
     try:
-        if args.command in ("reproduce", "ablation", "conditioning", "publish-run", "alpha-sweep"):
-            if args.command == "ablation":
+        if args.command in ("reproduce", "ablation", "recipe-search", "conditioning", "publish-run", "alpha-sweep"):
+            if args.command in ("ablation", "recipe-search"):
                 args.quadrants = [args.quadrant]
             if args.command in ("conditioning", "publish-run"):
                 args.quadrants = [1, 2, 3]

@@ -11,14 +11,9 @@ import re
 
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
-from .alpha_sweep import load_alpha_sweep
-from .checkpoints import default_checkpoint_path, note_reused
-from .conditioning_report import load_conditioning
 from .notebook_figures import SVG_OPTIONS
-from .published import fetcher_for
-from .reproduce import reproduce
-from .results import RESULTS_FORMAT, Estimator, best_importance_sampling, load_results
-from .settings import PROFILES, RunConfig, default_results_dir
+from .results import Estimator, best_importance_sampling, load_results
+from .settings import PROFILES, default_results_dir
 
 BOOK_DIR = "book"
 TIMINGS_FILE = "timings.json"
@@ -32,63 +27,6 @@ PYRO_TUTORIAL = {
         "CVAE (Monte Carlo), in fact a negative ELBO": {1: 71.8, 2: 51.0, 3: 24.2},
     },
 }
-
-
-def results_for_book(config: RunConfig, seeds=None, progress: bool = False) -> dict:
-    """Train-or-load for the results table: read ``cll.json`` when it matches (downloaded with the
-    published models when it is missing), else reproduce."""
-    seeds = seeds if seeds is not None else (config.seed,)
-    path = config.results_dir / "cll.json"
-    fetcher = fetcher_for(config, progress)
-    if not path.exists() and fetcher is not None:
-        fetcher.fetch(path)  # the published results, if this run's folders are the published ones
-    if path.exists():
-        results = load_results(path)
-        if (results.get("format") == RESULTS_FORMAT and results.get("profile") == config.profile.name
-                and set(seeds) <= set(results.get("seeds", []))
-                and list(config.quadrants) == results.get("quadrants")):
-            _note_reused_results(results, config, seeds)
-            return results
-    return reproduce(config, seeds=seeds, progress=progress, log=lambda message: None)
-
-
-def conditioning_for_book(config: RunConfig) -> dict:
-    """Chapters 7–8's measurements over several seeds (``results/conditioning.json``, profile ``full``),
-    downloaded with the published models when missing. A smoke run reads the published file too:
-    its own models are for the figures, not for the tables."""
-    if config.profile.name != "full":
-        return load_conditioning(default_results_dir(PROFILES["full"]))
-    fetcher = fetcher_for(config, progress=False)
-    if not (config.results_dir / "conditioning.json").exists() and fetcher is not None:
-        fetcher.fetch(config.results_dir / "conditioning.json")
-    return load_conditioning(config.results_dir)
-
-
-def alpha_sweep_for_book(config: RunConfig) -> tuple[dict, dict]:
-    """Chapter 6's sweep of the hybrid's α and the table it is compared with (``alpha_sweep.json`` and
-    ``cll.json`` of profile ``full``, downloaded with the published models when missing). A smoke run
-    reads the published files too: the sweep trains 12 hybrids per seed."""
-    folder = config.results_dir if config.profile.name == "full" else default_results_dir(PROFILES["full"])
-    fetcher = fetcher_for(config, progress=False) if config.profile.name == "full" else None
-    for name in ("alpha_sweep.json", "cll.json"):
-        if not (folder / name).exists() and fetcher is not None:
-            fetcher.fetch(folder / name)
-    return load_alpha_sweep(folder), load_results(folder / "cll.json")
-
-
-def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:
-    """Reading the stored table saves making it: what each part took, filed under the file that
-    would hold it, so that a checkpoint the chapter loads as well is counted once."""
-    for run in results["runs"]:
-        if run["seed"] not in seeds:
-            continue
-        folder = default_checkpoint_path("cvae", run["quadrants"], config.with_seed(run["seed"])).parent
-        parts = {"baseline.pt": run["train_seconds_baseline"], "cvae.pt": run["train_seconds_cvae"],
-                 "evaluation.json": run["evaluation_seconds"]}
-        for kind, remedy in run.get("remedies", {}).items():
-            parts.update({f"{kind}.pt": remedy["train_seconds"], f"evaluation_{kind}.json": remedy["evaluation_seconds"]})
-        for name, seconds in parts.items():
-            note_reused(folder / name, seconds, published=True)
 
 
 def results_markdown(results: dict):

@@ -147,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
                        help="input quadrant settings (default: 1 2 3)")
     sweep.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="training seeds (default: 0)")
+    search = commands.add_parser(
+        "recipe-search", help="the CVAE's kind of recipe search for the baseline, the GSNN and the hybrid",
+        description="For one setting and seed, train (or load) the baseline, the GSNN and the hybrid with every "
+                    "learning-rate schedule of cvae_lib.recipe_search.CANDIDATES (the table's included), choose "
+                    "each model's schedule on its own validation loss, report each one's test number and write "
+                    "DIR/recipe_search.json and DIR/recipe_search.md. Finished tasks are loaded, so a stopped "
+                    "run resumes.")
+    _add_run_options(search)
+    search.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",
+                        help="setting (default: 1, where the CVAE's recipe was searched)")
+    search.add_argument("--seed", type=_seed, default=0, help="training seed (default: 0)")
     plan = commands.add_parser(
         "plan-run", help="the wall time of the whole publish run on N workers, from recorded task seconds",
         description="From DIR/publish_run.json (else the seconds stored in cll.json, ablation.json and "

@@ -46,6 +46,8 @@ PUBLISHED_FILES = (
     "results/ablation.json",
     "results/conditioning.json",
     "results/alpha_sweep.json",  # chapter 6's sweep of the hybrid's α
+    "results/recipe_search.json",  # chapter 5's search of the other models' schedules
+    "results/binarised/cll.json",  # chapter 5's table under the binarised protocol
 )
 _CHUNK = 1 << 20
 

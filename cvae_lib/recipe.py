@@ -1,8 +1,8 @@
 """The training recipe: how the paper's experiment trains its models, the same for every setting and seed.
 
-A :class:`Recipe` names the learning-rate :class:`~cvae_lib.train.Schedule` of the baseline and of
-the CVAE, whether the CVAE's generation network adds its output to the baseline's logits
-(``residual``), and the KL warm-up. :data:`RECIPE` is the one the published table uses; the
+A :class:`Recipe` names the learning-rate :class:`~cvae_lib.train.Schedule` of the baseline, of
+the CVAE and (where they differ from the CVAE's) of the GSNN and the hybrid, whether the CVAE's
+generation network adds its output to the baseline's logits (``residual``), and the KL warm-up. :data:`RECIPE` is the one the published table uses; the
 ablation (``python -m cvae_lib ablation``, ``results/ablation.md``) compares it with the others
 on the validation split of one setting and seed, and is where the choice is justified.
 """
@@ -27,13 +27,21 @@ class Recipe:
     cvae: Schedule = Schedule()
     residual: bool = False
     kl_warmup_epochs: int = 0
+    gsnn: Schedule | None = None  # None: the CVAE's schedule
+    hybrid: Schedule | None = None  # None: the CVAE's schedule
+
+    def schedule_of(self, model: str) -> Schedule:
+        """The schedule ``model`` ("baseline", "cvae", "gsnn" or "hybrid") trains with."""
+        own = getattr(self, model)
+        return own if own is not None else self.cvae
 
     def within(self, max_epochs: int) -> Recipe:
         """This recipe squeezed into a profile of ``max_epochs`` (the ``fast`` smoke run): a cosine
         ends by the last epoch and the KL warm-up takes at most half of them. The ``full``
         profile's 100 epochs leave the published recipe as it is."""
-        return dataclasses.replace(self, baseline=self.baseline.within(max_epochs), cvae=self.cvae.within(max_epochs),
-                                   kl_warmup_epochs=min(self.kl_warmup_epochs, max_epochs // 2))
+        squeezed = {model: getattr(self, model).within(max_epochs)
+                    for model in ("baseline", "cvae", "gsnn", "hybrid") if getattr(self, model) is not None}
+        return dataclasses.replace(self, **squeezed, kl_warmup_epochs=min(self.kl_warmup_epochs, max_epochs // 2))
 
     def train_baseline(self, data: QuadrantData, config: RunConfig, **options) -> TrainedModel:
         recipe = self.within(config.profile.max_epochs)
@@ -49,11 +57,11 @@ class Recipe:
                 options["checkpoint_path"] = default_checkpoint_path(f"hybrid_alpha{options['alpha']:g}",
                                                                      data.num_quadrants, config)
         recipe = self.within(config.profile.max_epochs)
-        return train_or_load_cvae(data, baseline, config, schedule=recipe.cvae, objective=objective,
+        return train_or_load_cvae(data, baseline, config, schedule=recipe.schedule_of(objective), objective=objective,
                                   residual=recipe.residual, kl_warmup_epochs=recipe.kl_warmup_epochs, **options)
 
 
-def _schedule_record(schedule: Schedule, profile: RunProfile) -> dict:
+def schedule_record(schedule: Schedule, profile: RunProfile) -> dict:
     return {"lr": schedule.lr, "batch_size": schedule.batch_size or profile.batch_size,
             "warmup_epochs": schedule.warmup_epochs,
             "cosine_epochs": schedule.cosine_epochs,  # 0: a constant rate after the warm-up
@@ -65,12 +73,13 @@ def model_recipes(profile: RunProfile, recipe: Recipe | None = None, alpha: floa
     schedule, and its stop: early stopping on its own objective on the validation split after
     ``patience`` epochs without improvement, at the end of the cosine, or at ``max_epochs``."""
     fitted = (recipe or RECIPE).within(profile.max_epochs)
-    cvae = _schedule_record(fitted.cvae, profile)
-    return {"baseline": {"objective": "cross-entropy of the completion", **_schedule_record(fitted.baseline, profile)},
-            "cvae": {"objective": "negative ELBO", "kl_warmup_epochs": fitted.kl_warmup_epochs, **cvae},
-            "gsnn": {"objective": "negative GSNN objective (no KL term)", **cvae},
+    record = {model: schedule_record(fitted.schedule_of(model), profile)
+              for model in ("baseline", "cvae", "gsnn", "hybrid")}
+    return {"baseline": {"objective": "cross-entropy of the completion", **record["baseline"]},
+            "cvae": {"objective": "negative ELBO", "kl_warmup_epochs": fitted.kl_warmup_epochs, **record["cvae"]},
+            "gsnn": {"objective": "negative GSNN objective (no KL term)", **record["gsnn"]},
             "hybrid": {"objective": f"hybrid: α · CVAE + (1 − α) · GSNN, α = {alpha:g}",
-                       "kl_warmup_epochs": fitted.kl_warmup_epochs, **cvae}}
+                       "kl_warmup_epochs": fitted.kl_warmup_epochs, **record["hybrid"]}}
 
 
 # The first edition's recipe: Adam at 1e-3 for both models until the validation loss stops improving.

@@ -65,8 +65,10 @@ def write_reproduce_results(config: RunConfig, seeds: list[int], outputs: dict[s
     mnist = load_mnist(config.data_dir)
     figure_settings = {q: train_setting(q, config.with_seed(seeds[0]), mnist, progress=False)
                        for q in config.quadrants}
-    # the least any model can score on these grey-scale targets (the test split is the same for every seed)
-    results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
+    # the least any model can score on these grey-scale targets (the test split is the same for every
+    # seed); on binary targets it is 0, and the table has no floor rows
+    if config.profile.protocol == "grey-scale":
+        results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
     results["hybrid_alpha"] = HYBRID_ALPHA
     results["recipe"] = RECIPE.name
     results["recipes"] = model_recipes(config.profile)  # each model's schedule and stop, as trained

@@ -5,7 +5,8 @@ with which settings (``options``, and the seed and folders of its ``config``), a
 finish before it (``needs``: a CVAE needs its baseline, an evaluation its model). Running it (in this
 process, a local worker process or a Ray worker: :mod:`cvae_lib.engine`) trains or loads the model
 it names and returns a small JSON-able record; the results files are assembled from those records
-(:mod:`cvae_lib.reproduce`, :mod:`cvae_lib.ablation`, :mod:`cvae_lib.conditioning`).
+(:mod:`cvae_lib.reproduce`, :mod:`cvae_lib.ablation`, :mod:`cvae_lib.recipe_search`,
+:mod:`cvae_lib.conditioning`).
 
 A task whose checkpoint or stored evaluation exists and verifies (configuration and checksum,
 :mod:`cvae_lib.checkpoints`) loads it instead of making it again, so a stopped run resumes where it
@@ -191,13 +192,18 @@ def _digit_classifier(config: RunConfig, *, progress: bool) -> dict:
             "seed": classifier.config["seed"]}
 
 
+def _ablation_folder(quadrants: int, config: RunConfig) -> Path:
+    """Where the models of the recipe searches lie: ``ablation/`` beside the setting's published ones."""
+    return config.checkpoint_dir / config.profile.name / f"q{quadrants}" / f"seed{config.seed}" / "ablation"
+
+
 def _variant_models(config: RunConfig, quadrants: int, variant, progress: bool):
     """An ablation variant's baseline and CVAE (the second stage of a step schedule continues its first)."""
     from .recipe import RECIPE
     from .train import train_or_load_cvae_continued
 
     data = _splits(quadrants, config)
-    folder = config.checkpoint_dir / config.profile.name / f"q{quadrants}" / f"seed{config.seed}" / "ablation"
+    folder = _ablation_folder(quadrants, config)
     if variant.continue_at:
         first_variant = dataclasses.replace(variant, slug=variant.slug.removesuffix("_step"), continue_at=None)
         baseline, first = _variant_models(config, quadrants, first_variant, progress)[:2]
@@ -228,6 +234,29 @@ def _variant_evaluate(config: RunConfig, *, quadrants: int, variant, progress: b
     return {**evaluation, "made_seconds": evaluation["seconds"]}
 
 
+def _candidate(config: RunConfig, *, quadrants: int, model: str, recipe, baseline_checkpoint: str | None,
+               checkpoint: str | None, progress: bool) -> dict:
+    """A model of the recipe search (:mod:`cvae_lib.recipe_search`) trained (or loaded) with ``recipe``,
+    kept in ``ablation/<checkpoint>`` (``None``: the table's own model; ``baseline_checkpoint`` likewise
+    for the baseline a GSNN or hybrid trains on), and its test number: the baseline's CLL, the GSNN's
+    Monte Carlo estimate, the hybrid's importance-sampled one (largest S)."""
+    from . import evaluate
+    from .experiment import TrainedSetting, evaluate_setting_cached
+
+    data, folder = _splits(quadrants, config), _ablation_folder(quadrants, config)
+    where = {} if checkpoint is None else {"checkpoint_path": folder / checkpoint}
+    if model == "baseline":
+        trained = recipe.train_baseline(data, config, progress=progress, **where)
+        return {**model_record(trained), "test": evaluate.baseline_nll(trained.module, data.test)}
+    baseline_where = {} if baseline_checkpoint is None else {"checkpoint_path": folder / baseline_checkpoint}
+    baseline = recipe.train_baseline(data, config, progress=progress, **baseline_where)
+    trained = recipe.train_cvae(data, baseline, config, objective=model, progress=progress, **where)
+    evaluation = evaluate_setting_cached(TrainedSetting(data, baseline, trained, config.seed), config,
+                                         prior_only=model == "gsnn")
+    kind = "cvae_mc" if model == "gsnn" else "cvae_is"
+    return {**model_record(trained), "test": evaluation["numbers"][f"{kind}_{max(config.profile.is_samples)}"]}
+
+
 def _label_cvae(config: RunConfig, *, encoder: str, conditioning: str, beta: float, measure,
                 progress: bool) -> dict:
     from .label_cvae import train_or_load_label_cvae
@@ -256,5 +285,5 @@ def _classifier_cvae(config: RunConfig, *, encoder: str, measure, progress: bool
 ACTIONS = {
     "baseline": _baseline, "model": _model, "evaluate": _evaluate, "validate": _validate, "quality": _quality,
     "digit_classifier": _digit_classifier, "variant": _variant, "variant_evaluate": _variant_evaluate,
-    "label_cvae": _label_cvae, "classifier_cvae": _classifier_cvae,
+    "candidate": _candidate, "label_cvae": _label_cvae, "classifier_cvae": _classifier_cvae,
 }

@@ -224,3 +224,33 @@ def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agre
     assert bool(re.search(r"the validation CLL( \(seed \d+\))? rises at every step in all 3 settings", verdict)) \
         == rises_everywhere
     assert ("No hybrid's validation CLL is below the CVAE's in any setting" in verdict) == none_beaten
+
+
+def test_chapter_5s_search_of_the_other_models_schedules_shows_the_stored_search_and_its_verdicts(results):
+    """The table and the sentences of chapter 5's recipe search are those of results/recipe_search.json:
+    every candidate's validation loss and test number, the lowest validation loss marked chosen per
+    model, and what the chosen schedules mean for the table above."""
+    from cvae_lib.report import MODEL_NAMES, schedule_text
+
+    path = ROOT / "results" / "recipe_search.json"
+    if not path.exists():
+        pytest.skip("no stored search yet: python -m cvae_lib recipe-search --profile full")
+    search = json.loads(path.read_text())
+    table = _markdown_output("05_evaluation", "render_recipe_search_markdown(search)")
+    verdict = _markdown_output("05_evaluation", "search_summary(search)")
+    for model, found in search["models"].items():
+        candidates = found["candidates"]
+        lowest = min(candidates, key=lambda slug: candidates[slug]["best_val_loss"])
+        assert found["chosen"] == lowest
+        for slug, candidate in candidates.items():
+            row = next(line for line in table.splitlines()
+                       if line.startswith(f"| {MODEL_NAMES[model]} | {schedule_text(candidate['schedule'])}"))
+            assert f"| {candidate['best_val_loss']:.2f} | {candidate['test']:.2f} |" in row
+            assert ("chosen" in row) == (slug == lowest)
+        chosen = schedule_text(candidates[found["chosen"]]["schedule"])
+        if found["chosen"] == found["table"]:
+            assert f"{MODEL_NAMES[model]} keeps the table's schedule ({chosen})" in verdict
+        else:
+            assert f"{MODEL_NAMES[model]} would train with {chosen}" in verdict
+    moved = search["models"]["baseline"]["chosen"] != search["models"]["baseline"]["table"]
+    assert ("would have to be trained again" in verdict) == moved

@@ -13,8 +13,9 @@ LAYERS = [
     "data", "models", "plots", "score_plots", "notebook_figures", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
-    "results", "report", "experiment", "tasks", "engine",
-    "reproduce", "ablation", "alpha_sweep", "conditioning", "publish_run", "conditioning_report", "web_export",
+    "results", "report", "protocol_report", "experiment", "tasks", "engine",
+    "reproduce", "ablation", "recipe_search", "alpha_sweep", "conditioning", "publish_run", "conditioning_report",
+    "web_export", "stored_results",
     "book", "notebooks", "repository", "command_line", "__main__",
 ]
 EDGES = {"settings", "__main__"}  # where the run configuration is built from arguments and environment

@@ -144,3 +144,41 @@ def test_the_readme_plans_the_whole_run_from_the_recorded_seconds(results):
     assert block == plan_summary(tasks, ROOT / "results"), \
         "README.md is out of date: run `python -m cvae_lib update-readme`"
     assert "| 16 |" in block and f"{len(tasks)} tasks" in block
+
+
+def _table(gaps: dict, rows: dict, seeds=(0, 1, 2)) -> dict:
+    """A stored table of the shape cll.json has: its gap per setting and one row per model."""
+    return {"seeds": list(seeds), "quadrants": [int(q) for q in gaps],
+            "gap": {q: {"nats_per_image": {"mean": statistics.fmean(g), "per_seed": g}} for q, g in gaps.items()},
+            "table": {q: {key: {"mean": value} for key, value in rows[q].items()} for q in gaps}}
+
+
+def test_the_protocols_sentence_gives_both_advantages_with_intervals_and_says_where_the_ranking_differs():
+    from cvae_lib.protocol_report import model_ranking, protocols_sentence
+
+    rows = {"1": {"baseline_nll": 100, "cvae_is_100": 64, "cvae_is_1000": 63, "gsnn_mc_1000": 99, "hybrid_is_1000": 73},
+            "3": {"baseline_nll": 26, "cvae_is_100": 20.2, "cvae_is_1000": 20.1, "gsnn_mc_1000": 25.9,
+                  "hybrid_is_1000": 22}}
+    grey = _table({"1": [37.0, 36.5, 36.4], "3": [5.5, 5.6, 5.5]}, rows)
+    assert model_ranking(grey, "1") == ["CVAE", "hybrid", "GSNN", "baseline"]
+    binary_rows = {"1": dict(rows["1"]), "3": {**rows["3"], "gsnn_mc_1000": 27}}  # the GSNN falls behind
+    binary = _table({"1": [30.0, 31.0, 32.0], "3": [6.0, 6.0, 6.0]}, binary_rows)
+    sentence = protocols_sentence(binary, grey)
+    assert "by 31.0 and 6.0 nats per image with 1 and 3 input quadrants" in sentence
+    assert "against 36.6 and 5.5 on grey levels" in sentence
+    assert "95% intervals over the 3 seeds" in sentence and "28.5 to 33.5" in sentence
+    assert "do not rank as on grey levels with 3 quadrants (CVAE, hybrid, baseline, GSNN" in sentence
+    assert "1 quadrant (" not in sentence  # that setting ranks as on grey levels
+    one_seed = _table({"1": [30.0], "3": [6.0]}, rows, seeds=(0,))
+    assert "intervals" not in protocols_sentence(one_seed, grey) and "(seed 0)" in protocols_sentence(one_seed, grey)
+
+
+def test_the_readme_says_what_the_stored_recipe_search_found():
+    from cvae_lib.recipe_search import search_consequence, search_summary
+
+    path = ROOT / "results" / "recipe_search.json"
+    if not path.exists():
+        pytest.skip("no stored search yet")
+    search = json.loads(path.read_text())
+    summary = search_summary(search) + " " + search_consequence(search, json.loads(RESULTS.read_text()))
+    assert summary in (ROOT / "README.md").read_text(), "run `python -m cvae_lib update-readme`"

@@ -1,0 +1,86 @@
+"""The recipe search of the baseline, the GSNN and the hybrid (cvae_lib/recipe_search.py): the table's
+schedule is the table's own model, each model is chosen on its own validation loss, and a run writes
+recipe_search.json and resumes from its checkpoints."""
+import json
+
+from cvae_lib import recipe_search
+from cvae_lib.recipe import RECIPE
+from cvae_lib.train import Schedule
+from tests.test_engine import fast_config
+
+
+def test_the_tables_recipe_is_the_tables_own_model_and_the_others_lie_beside_it(tmp_path):
+    config = fast_config(tmp_path, quadrants=(1,))
+    first = {task.key: task for task in recipe_search.baseline_tasks(config, 1)}
+    assert len(first) == len(recipe_search.CANDIDATES)
+    assert first["search/q1/seed0/baseline/constant_lr0.001"].settings["checkpoint"] is None  # the table's
+    cosine = first["search/q1/seed0/baseline/cosine50_lr0.002"].settings
+    assert cosine["recipe"].baseline == Schedule(2e-3, warmup_epochs=1, cosine_epochs=50)
+    assert cosine["checkpoint"] == "baseline_cosine50_lr0.002.pt"
+    # the second round on the table's baseline: the table's schedule is the table's gsnn.pt
+    on_table = {task.key: task for task in recipe_search.model_tasks(config, 1, "constant_lr0.001")}
+    assert len(on_table) == 1 + 2 * len(recipe_search.CANDIDATES)
+    own = on_table["search/q1/seed0/gsnn/cosine50_lr0.002"].settings
+    assert own["recipe"] == RECIPE and own["checkpoint"] is None and own["baseline_checkpoint"] is None
+    other = on_table["search/q1/seed0/hybrid/cosine20_lr0.001"]
+    assert other.settings["checkpoint"] == "hybrid_cosine20_lr0.001.pt"
+    assert other.settings["recipe"].schedule_of("hybrid") == Schedule(1e-3, warmup_epochs=1, cosine_epochs=20)
+    assert other.settings["recipe"].cvae == RECIPE.cvae  # only the hybrid's own schedule changes
+    assert other.needs == ("search/q1/seed0/baseline/constant_lr0.001",)
+    # on another baseline every model is the search's own, named after both schedules
+    on_cosine = {task.key: task for task in recipe_search.model_tasks(config, 1, "cosine50_lr0.002")}
+    moved = on_cosine["search/q1/seed0/gsnn/cosine50_lr0.002"].settings
+    assert moved["checkpoint"] == "gsnn_cosine50_lr0.002_on_baseline_cosine50_lr0.002.pt"
+    assert moved["baseline_checkpoint"] == "baseline_cosine50_lr0.002.pt"
+    assert moved["recipe"].baseline == Schedule(2e-3, warmup_epochs=1, cosine_epochs=50)
+
+
+def _record(val_loss: float, epochs: int, test: float) -> dict:
+    return {"epochs_run": epochs, "best_epoch": epochs, "best_val_loss": val_loss, "made_seconds": 60.0,
+            "test": test}
+
+
+def test_each_model_is_chosen_on_its_validation_loss_never_on_the_test_number(tmp_path):
+    config = fast_config(tmp_path, quadrants=(1,))
+    losses = {"constant_lr0.001": 70.0, "cosine20_lr0.001": 68.5, "cosine20_lr0.002": 69.0,
+              "cosine50_lr0.001": 71.0, "cosine50_lr0.002": 69.5}
+    outputs = {f"search/q1/seed0/gsnn/{slug}": _record(loss, 2, test=100 - loss)  # the test ranks them backwards
+               for slug, loss in losses.items()}
+    outputs.update({f"search/q1/seed0/baseline/{slug}": _record(99.0 if slug == "constant_lr0.001" else 100.0, 20, 99.0)
+                    for slug in losses})
+    search = recipe_search.assemble(config, 1, ("baseline", "gsnn"), outputs)
+    assert search["models"]["baseline"]["chosen"] == "constant_lr0.001"
+    found = search["models"]["gsnn"]
+    assert found["chosen"] == "cosine20_lr0.001" and found["table"] == "cosine50_lr0.002"
+    text = recipe_search.render_recipe_search_markdown(search)
+    assert text.count("**(chosen)**") == 1 and text.count("**(table's)**") == 1  # the GSNN's two
+    assert text.count("**(table's, chosen)**") == 1  # the baseline's
+    assert "| 68.50 | 31.50 |" in text
+
+
+def test_a_search_writes_its_file_keeps_the_tables_checkpoints_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipe_search, "CANDIDATES", {  # the table's two schedules: each model's and the other's
+        "constant_lr0.001": Schedule(1e-3), "cosine50_lr0.002": Schedule(2e-3, warmup_epochs=1, cosine_epochs=50)})
+    config = fast_config(tmp_path, quadrants=(3,))
+    search = recipe_search.run_recipe_search(config, 3, ("baseline", "gsnn"), progress=False, log=lambda _: None)
+    stored = json.loads((tmp_path / "out" / recipe_search.RESULTS_FILE).read_text())
+    assert stored == json.loads(json.dumps(search))
+    assert (tmp_path / "out" / "recipe_search.md").read_text().count("\n| ") == 4
+    folder = tmp_path / "ckpt" / "fast" / "q3" / "seed0"
+    baseline = stored["models"]["baseline"]["chosen"]
+    assert stored["baseline_of_the_others"] == baseline
+    searched = {p.name for p in (folder / "ablation").iterdir()}
+    assert "baseline_cosine50_lr0.002.pt" in searched
+    if baseline == "constant_lr0.001":  # the table's baseline: the table's GSNN is one of the candidates
+        assert {"baseline.pt", "gsnn.pt", "evaluation_gsnn.json"} <= {p.name for p in folder.iterdir()}
+        assert "gsnn_constant_lr0.001.pt" in searched
+    else:
+        assert {"gsnn_constant_lr0.001_on_baseline_cosine50_lr0.002.pt",
+                "gsnn_cosine50_lr0.002_on_baseline_cosine50_lr0.002.pt"} <= searched
+    for model in ("baseline", "gsnn"):
+        candidates = stored["models"][model]["candidates"]
+        chosen = stored["models"][model]["chosen"]
+        assert candidates[chosen]["best_val_loss"] == min(c["best_val_loss"] for c in candidates.values())
+        assert all(0 < c["test"] < 784 and 1 <= c["epochs_run"] <= 2 for c in candidates.values())
+    again = recipe_search.run_recipe_search(config, 3, ("baseline", "gsnn"), progress=False, log=lambda _: None)
+    assert again["models"] == search["models"]  # every model loaded: the same records
