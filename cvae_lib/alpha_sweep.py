@@ -12,7 +12,6 @@ the test set, with the table's estimators. ``python -m cvae_lib alpha-sweep`` wr
 """
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from .recipe import HYBRID_ALPHA, RECIPE
 from .results import provenance
 from .settings import PROFILES, RunConfig
 from .tasks import Task, setting_key
-from .util import atomic_write_json, ensure_writable_folder
+from .util import atomic_write_json, ensure_writable_folder, read_stored_json
 
 SWEEP_ALPHAS = (0.1, 0.25, 0.5, 0.75, 0.9)
 VALIDATION_SAMPLES = 100  # importance samples per validation image: enough to rank models (chapter 5's curve)
@@ -133,11 +132,9 @@ def run_alpha_sweep(config: RunConfig, seeds, alphas=SWEEP_ALPHAS, *, engine: En
 
 def load_alpha_sweep(results_dir) -> dict:
     """The stored sweep, or one line that says how to make it."""
-    path = Path(results_dir) / RESULTS_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `python -m cvae_lib alpha-sweep --profile full --seeds 0 "
-                                f"--out {Path(results_dir)}` to train and score the hybrids of every α")
-    return json.loads(path.read_text())
+    return read_stored_json(Path(results_dir) / RESULTS_FILE,
+                            f"`python -m cvae_lib alpha-sweep --profile full --seeds 0 --out {Path(results_dir)}` "
+                            f"to train and score the hybrids of every α")
 
 
 def schedule_epochs(profile_name: str) -> int:

@@ -14,7 +14,6 @@ model (its checkpoint and stored evaluation); the others lie in ``ablation/`` be
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from .engine import Engine
@@ -24,7 +23,7 @@ from .results import provenance
 from .settings import RunConfig
 from .tasks import Task, setting_key
 from .train import Schedule
-from .util import atomic_write_json, atomic_write_text, ensure_writable_folder
+from .util import atomic_write_json, atomic_write_text, ensure_writable_folder, read_stored_json
 
 MODELS = ("baseline", "gsnn", "hybrid")
 RESULTS_FILE = "recipe_search.json"
@@ -140,11 +139,9 @@ def run_recipe_search(config: RunConfig, num_quadrants: int = 1, models=MODELS, 
 
 def load_recipe_search(results_dir) -> dict:
     """The stored search, or one line that says how to make it."""
-    path = Path(results_dir) / RESULTS_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `python -m cvae_lib recipe-search --profile full "
-                                f"--out {Path(results_dir)}` to train every model with every candidate schedule")
-    return json.loads(path.read_text())
+    return read_stored_json(Path(results_dir) / RESULTS_FILE,
+                            f"`python -m cvae_lib recipe-search --profile full --out {Path(results_dir)}` "
+                            f"to train every model with every candidate schedule")
 
 
 def render_recipe_search_markdown(search: dict) -> str:

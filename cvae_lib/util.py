@@ -53,6 +53,14 @@ class NonFiniteError(ValueError):
     """A number that should be stored is NaN or infinite."""
 
 
+def read_stored_json(path: str | os.PathLike, how_to_make: str):
+    """A results file a command wrote, or one line that says which command makes it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run {how_to_make}")
+    return json.loads(path.read_text())
+
+
 def non_finite(data, where: str = "") -> list[str]:
     """Where ``data`` (nested dicts and lists) holds a NaN or an infinity, as ``a.b[2]`` paths."""
     if isinstance(data, float):

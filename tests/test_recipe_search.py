@@ -84,3 +84,10 @@ def test_a_search_writes_its_file_keeps_the_tables_checkpoints_and_resumes(tmp_p
         assert all(0 < c["test"] < 784 and 1 <= c["epochs_run"] <= 2 for c in candidates.values())
     again = recipe_search.run_recipe_search(config, 3, ("baseline", "gsnn"), progress=False, log=lambda _: None)
     assert again["models"] == search["models"]  # every model loaded: the same records
+
+
+def test_a_missing_search_says_in_one_line_which_command_makes_it(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="python -m cvae_lib recipe-search --profile full"):
+        recipe_search.load_recipe_search(tmp_path)
