@@ -37,7 +37,8 @@ def _run(args, config) -> None:
     if args.command == "reproduce":
         from .reproduce import reproduce
 
-        results = reproduce(config, seeds=_seeds(args), progress=not args.no_progress, engine=engine)
+        results = reproduce(config, seeds=_seeds(args), progress=not args.no_progress, engine=engine,
+                            add_to_stored=args.add_to_stored)
         out = config.results_dir
         loaded = [run["loaded_from_checkpoint"] for run in results["runs"]]
         seconds = results["seconds_per_seed"]

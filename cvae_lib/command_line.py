@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     seeds = rep.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=_seed, help="one training seed (default: 0)")
     seeds.add_argument("--seeds", type=_seed, nargs="+", help="several training seeds, e.g. 0 1 2")
+    rep.add_argument("--add-to-stored", action="store_true",
+                     help="add these seeds to the table in DIR/cll.json (same profile, settings and recipe; "
+                          "a seed run again replaces its stored runs) instead of a table of these seeds "
+                          "alone: a table's seeds can be made on different days or machines")
 
     book = commands.add_parser(
         "execute-book", help="run the book's notebooks in place and store their outputs",

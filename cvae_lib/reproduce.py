@@ -11,33 +11,58 @@ pieces in :mod:`cvae_lib.experiment`, the document in :mod:`cvae_lib.results` an
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
-from .data import load_mnist
+from .data import load_mnist, load_splits
 from .engine import Engine
 from .evaluate import grey_scale_floor
 from .experiment import TrainedSetting, train_setting
 from .recipe import HYBRID_ALPHA, RECIPE, model_recipes
 from .report import render_quality_markdown, render_table_markdown
-from .results import Estimator, build_results
+from .results import RESULTS_FORMAT, Estimator, build_results
 from .settings import RunConfig
 from .tasks import classifier_key, reproduce_tasks, setting_key
-from .util import atomic_write_json, atomic_write_text, check_finite, ensure_writable_folder
+from .util import atomic_write_json, atomic_write_text, check_finite, ensure_writable_folder, read_stored_json
 
 
 def reproduce(config: RunConfig, seeds=None, out: str | Path | None = None, progress: bool = True,
-              log=print, engine: Engine | None = None) -> dict:
+              log=print, engine: Engine | None = None, add_to_stored: bool = False) -> dict:
     """Train or load every (setting, seed), evaluate, and write the results files and figures.
 
     ``seeds`` defaults to the configuration's one seed; ``out`` to its results folder; ``engine``
-    (:mod:`cvae_lib.engine`) to one task at a time in this process.
+    (:mod:`cvae_lib.engine`) to one task at a time in this process. With ``add_to_stored``, the
+    table is that of ``out/cll.json``'s seeds and these (a seed run here replaces its stored runs):
+    a table's seeds can then be made on different days or machines.
     """
     seeds = check_seeds(config, seeds)
     out = ensure_writable_folder(out if out is not None else config.results_dir)
+    stored = stored_seeds(out, config, seeds) if add_to_stored else None  # refused before anything trains
     outputs = (engine or Engine()).run(reproduce_tasks(config, seeds), progress=progress, log=log)
-    return write_reproduce_results(config, seeds, outputs, out, log)
+    return write_reproduce_results(config, seeds, outputs, out, log, stored=stored)
+
+
+def stored_seeds(out: Path, config: RunConfig, seeds: list[int]) -> dict:
+    """The runs of ``out/cll.json`` that a run of ``seeds`` adds to, checked to be the same
+    experiment: results format, profile, settings, recipes and the hybrid's weight."""
+    stored = read_stored_json(out / "cll.json", "python -m cvae_lib reproduce (without --add-to-stored)")
+    expected = {"format": RESULTS_FORMAT, "profile_settings": config.profile.as_dict(),
+                "quadrants": list(config.quadrants), "recipe": RECIPE.name,
+                "recipes": model_recipes(config.profile), "hybrid_alpha": HYBRID_ALPHA}
+    for field, value in json.loads(json.dumps(expected)).items():  # as the file holds them (lists, not tuples)
+        if stored.get(field) != value:
+            raise ValueError(f"{out / 'cll.json'} was made with another {field} ({stored.get(field)!r}; this run: "
+                             f"{value!r}): its seeds cannot join this table; reproduce every seed into a new folder")
+    missing = [name for name in stored["figures"] if not (out / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"{out / missing[0]} is missing: the stored seeds' figures go with their table; "
+                                "restore it (git checkout) or reproduce every seed into a new folder")
+    kept = [seed for seed in stored["seeds"] if seed not in seeds]
+    return {"runs": [run for run in stored["runs"] if run["seed"] in kept],
+            "seconds_by_seed": {seed: stored["seconds_by_seed"][str(seed)] for seed in kept},
+            "figures": stored["figures"]}
 
 
 def check_seeds(config: RunConfig, seeds) -> list[int]:
@@ -48,27 +73,36 @@ def check_seeds(config: RunConfig, seeds) -> list[int]:
 
 
 def write_reproduce_results(config: RunConfig, seeds: list[int], outputs: dict[str, dict], out: Path,
-                            log=print) -> dict:
-    """``cll.json``, ``cll.md``, ``quality.md`` and the figures, from the finished tasks' records."""
-    runs, seconds_per_seed = [], []
+                            log=print, stored: dict | None = None) -> dict:
+    """``cll.json``, ``cll.md``, ``quality.md`` and the figures, from the finished tasks' records
+    (and the ``stored`` seeds' runs, from :func:`stored_seeds`, where this run adds to them)."""
+    stored = stored or {"runs": [], "seconds_by_seed": {}}
+    runs, seconds_by_seed = list(stored["runs"]), dict(stored["seconds_by_seed"])
     for seed in seeds:
-        seed_seconds = 0.0
+        seconds_by_seed[seed] = 0.0
         for q in config.quadrants:
             run = _run_record(outputs, q, seed, max(config.profile.is_samples))
-            seed_seconds += run["seconds"]
+            seconds_by_seed[seed] += run["seconds"]
             runs.append(run)
             log(f"seed {seed}, {q} quadrant(s): {_what_happened(outputs, q, seed)}: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in run["numbers"].items()))
-        seconds_per_seed.append(seed_seconds)
-    results = build_results(config.profile, seeds, list(config.quadrants), runs, seconds_per_seed)
-    # The figures show the first seed's models, loaded from the checkpoints its tasks made.
+    if stored["runs"]:  # the table's seeds in order, whichever run made them
+        seeds = sorted(seconds_by_seed)
+        runs.sort(key=lambda run: (run["seed"], run["quadrants"]))
+    results = build_results(config.profile, seeds, list(config.quadrants), runs,
+                            [seconds_by_seed[seed] for seed in seeds])
+    # The figures show the first seed's models, loaded from the checkpoints its tasks made; where that
+    # seed was stored, by the run that made it (its checkpoints may be on another machine).
     mnist = load_mnist(config.data_dir)
+    draw = seeds[0] not in stored["seconds_by_seed"]
     figure_settings = {q: train_setting(q, config.with_seed(seeds[0]), mnist, progress=False)
-                       for q in config.quadrants}
+                       for q in config.quadrants} if draw else {}
     # the least any model can score on these grey-scale targets (the test split is the same for every
     # seed); on binary targets it is 0, and the table has no floor rows
     if config.profile.protocol == "grey-scale":
-        results["floor"] = {str(q): grey_scale_floor(setting.data.test) for q, setting in figure_settings.items()}
+        results["floor"] = {str(q): grey_scale_floor(figure_settings[q].data.test if draw
+                                                     else load_splits(q, config.profile, mnist).test)
+                            for q in config.quadrants}
     results["hybrid_alpha"] = HYBRID_ALPHA
     results["recipe"] = RECIPE.name
     results["recipes"] = model_recipes(config.profile)  # each model's schedule and stop, as trained
@@ -78,10 +112,13 @@ def write_reproduce_results(config: RunConfig, seeds: list[int], outputs: dict[s
     check_finite(results, "the results")
     # Figures first into a folder of their own, then everything moved into place: a run that fails
     # while drawing leaves the previous files of ``out`` as they were.
-    with tempfile.TemporaryDirectory(dir=out, prefix=".figures-") as staging:
-        results["figures"] = write_figures(figure_settings, runs, Path(staging))
-        for name in results["figures"]:
-            os.replace(Path(staging) / name, out / name)
+    if draw:
+        with tempfile.TemporaryDirectory(dir=out, prefix=".figures-") as staging:
+            results["figures"] = write_figures(figure_settings, runs, Path(staging))
+            for name in results["figures"]:
+                os.replace(Path(staging) / name, out / name)
+    else:
+        results["figures"] = stored["figures"]
     atomic_write_json(results, out / "cll.json")
     atomic_write_text(render_table_markdown(results), out / "cll.md")
     atomic_write_text(render_quality_markdown(results), out / "quality.md")

@@ -123,6 +123,47 @@ def test_the_same_command_gives_the_same_numbers_and_reuses_checkpoints(tiny_run
     assert loaded["runs"][0]["numbers"] == first["runs"][3]["numbers"]
 
 
+def _made(runs):  # the runs as made, whether this run trained them or loaded them
+    return [{k: v for k, v in run.items() if k != "loaded_from_checkpoint"} for run in runs]
+
+
+def _run_tiny(base, out, seeds, **options):
+    return reproduce.reproduce(tiny_config(base / "ckpt", out), seeds=seeds, progress=False, log=lambda _: None,
+                               **options)
+
+
+@pytest.mark.parametrize("first, added", [([0], [1]), ([1], [0])])
+def test_seeds_added_to_a_stored_table_give_the_table_of_all_of_them(tiny_run, tmp_path, first, added):
+    base, both = tiny_run  # seeds 0 and 1 in one run; here one, then the other added to its table
+    _run_tiny(base, tmp_path, first)
+    figures = {name: (tmp_path / name).read_bytes() for name in both["figures"]}
+    merged = _run_tiny(base, tmp_path, added, add_to_stored=True)
+    assert merged["seeds"] == [0, 1] and merged["table"] == both["table"]
+    assert _made(merged["runs"]) == _made(both["runs"])
+    assert merged["seconds_by_seed"] == both["seconds_by_seed"] and merged["floor"] == both["floor"]
+    assert json.loads((tmp_path / "cll.json").read_text())["table"] == both["table"]
+    # the figures show seed 0's models: kept when seed 0 was stored, drawn when it is added
+    unchanged = [(tmp_path / name).read_bytes() == image for name, image in figures.items()]
+    assert all(unchanged) if first == [0] else not all(unchanged)
+    again = _run_tiny(base, tmp_path, [1], add_to_stored=True)  # a stored seed run again replaces itself
+    assert again["seeds"] == [0, 1] and _made(again["runs"]) == _made(both["runs"])
+
+
+def test_seeds_are_added_only_to_a_table_of_the_same_experiment(tiny_run, tmp_path):
+    base, _ = tiny_run
+    with pytest.raises(FileNotFoundError, match="run python -m cvae_lib reproduce"):
+        _run_tiny(base, tmp_path, [1], add_to_stored=True)
+    reproduce.reproduce(tiny_config(base / "ckpt", tmp_path, quadrants=[3]), seeds=[0], progress=False,
+                        log=lambda _: None)
+    with pytest.raises(ValueError, match=r"another quadrants \(\[3\]; this run: \[1, 3\]\).*new folder"):
+        _run_tiny(base, tmp_path, [1], add_to_stored=True)
+    stored = json.loads((tmp_path / "cll.json").read_text())
+    (tmp_path / stored["figures"][0]).unlink()
+    with pytest.raises(FileNotFoundError, match="is missing"):
+        reproduce.reproduce(tiny_config(base / "ckpt", tmp_path, quadrants=[3]), seeds=[1], progress=False,
+                            log=lambda _: None, add_to_stored=True)
+
+
 def test_the_gap_is_baseline_minus_the_best_importance_sampling_estimate(tiny_run):
     _, results = tiny_run
     for q, pixels in (("1", 588), ("3", 196)):
@@ -175,7 +216,7 @@ def test_help_documents_every_command_and_option():
     assert top.returncode == 0 and "reproduce" in top.stdout
     sub = _cli("reproduce", "--help")
     for option in ("--profile", "--quadrants", "--seed", "--seeds", "--out", "--data-dir",
-                   "--checkpoint-dir", "--no-progress"):
+                   "--checkpoint-dir", "--no-progress", "--add-to-stored"):
         assert option in sub.stdout
 
 
