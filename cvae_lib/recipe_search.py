@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .recipe import RECIPE, schedule_record
-from .report import MODEL_NAMES, markdown_table, schedule_text
+from .report import MODEL_NAMES, markdown_table, schedule_text, trained_recipes
 from .results import provenance
 from .settings import RunConfig
 from .tasks import Task, setting_key
@@ -195,11 +195,20 @@ def search_consequence(search: dict, results: dict) -> str:
     """What the search means for the table in ``results`` (``cll.json``): whether its models were
     trained with the schedules the search chooses, and if not, what the chosen ones change on the test
     set of the searched setting and seed."""
-    if results.get("recipe") != RECIPE.name:
-        return "The table above names another recipe than this search started from; run both again."
-    moved = {model: found for model, found in search["models"].items() if found["chosen"] != found["table"]}
-    if not moved:
+    trained = trained_recipes(results)
+
+    def follows(pick: str) -> bool:  # every model of the table trained with the schedule marked ``pick``
+        return trained is not None and all(_same_schedule(trained[model], found["candidates"][found[pick]]["schedule"])
+                                           for model, found in search["models"].items())
+
+    if follows("chosen"):
+        if any(found["chosen"] != found["table"] for found in search["models"].values()):
+            return ("The table above trains every model with the schedule its own search chose (marked "
+                    "“chosen”); those marked “table's” are the schedules of the table before this search.")
         return "Every model of the table trains with the schedule its own search chooses."
+    if not follows("table"):
+        return "The table above was trained with other schedules than this search started from; run both again."
+    moved = {model: found for model, found in search["models"].items() if found["chosen"] != found["table"]}
     changes = []
     for model, found in moved.items():
         chosen, table = found["candidates"][found["chosen"]], found["candidates"][found["table"]]
@@ -218,3 +227,8 @@ def search_consequence(search: dict, results: dict) -> str:
                      "the table's CVAE, GSNN and hybrid would have to be trained again on it, and until they are, "
                      "the gap between the baseline and the CVAE above holds for the table's baseline only.")
     return sentence
+
+
+def _same_schedule(trained: dict, candidate: dict) -> bool:
+    return all(trained[key] == candidate[key] for key in ("lr", "batch_size", "warmup_epochs", "cosine_epochs"))
+

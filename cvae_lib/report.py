@@ -160,15 +160,24 @@ def schedule_text(recipe: dict) -> str:
     return f"{rate}; batch {recipe['batch_size']}"
 
 
+def trained_recipes(results: dict) -> dict | None:
+    """Each model's recipe as the table in ``results`` was trained: its record, or, in a file made
+    before each model's recipe was stored, the recipe it names as :mod:`cvae_lib.recipe` defines it
+    (None where it names another)."""
+    if results.get("recipes"):
+        return results["recipes"]
+    if results.get("recipe") == RECIPE.name and results["profile"] in PROFILES:
+        return model_recipes(PROFILES[results["profile"]])
+    return None
+
+
 def render_training_markdown(results: dict) -> str:
     """How each model of the table was trained and why it stopped (``cll.json``'s "recipes" and the
     epochs of every run): at the end of its schedule, or on a plateau of its validation objective."""
-    recipes, source = results.get("recipes"), ""
-    if not recipes and results.get("recipe") == RECIPE.name and results["profile"] in PROFILES:
-        # made before each model's recipe was stored: the recipe it names, as cvae_lib.recipe defines it
-        recipes = model_recipes(PROFILES[results["profile"]])
-        source = (" The schedules are those of the recipe this `cll.json` names, as `cvae_lib.recipe` defines "
-                  "it (the file predates the record of each model's recipe).")
+    recipes = trained_recipes(results)
+    source = "" if results.get("recipes") else (
+        " The schedules are those of the recipe this `cll.json` names, as `cvae_lib.recipe` defines "
+        "it (the file predates the record of each model's recipe).")
     if not recipes:
         return ""
     rows = []

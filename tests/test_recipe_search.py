@@ -91,3 +91,25 @@ def test_a_missing_search_says_in_one_line_which_command_makes_it(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="python -m cvae_lib recipe-search --profile full"):
         recipe_search.load_recipe_search(tmp_path)
+
+
+def test_what_the_search_means_for_the_table_follows_the_schedules_it_was_trained_with():
+    import dataclasses
+    from pathlib import Path
+
+    from cvae_lib.recipe import model_recipes
+    from cvae_lib.settings import PROFILES
+
+    search = json.loads((Path(__file__).resolve().parents[1] / "results" / "recipe_search.json").read_text())
+    pick = {model: recipe_search.CANDIDATES[found["chosen"]] for model, found in search["models"].items()}
+    searched = dataclasses.replace(RECIPE, **pick)
+
+    def table(recipe):  # a cll.json's record of how its models were trained
+        return {"profile": "full", "recipes": model_recipes(PROFILES["full"], recipe)}
+
+    assert recipe_search.search_consequence(search, table(RECIPE)).startswith(
+        "The table above was trained with the schedules marked “table's”, before this search.")
+    assert recipe_search.search_consequence(search, table(searched)).startswith(
+        "The table above trains every model with the schedule its own search chose")
+    elsewhere = dataclasses.replace(searched, baseline=recipe_search.CANDIDATES["cosine20_lr0.001"])
+    assert "other schedules" in recipe_search.search_consequence(search, table(elsewhere))
