@@ -1,12 +1,17 @@
 """The recipe search of the baseline, the GSNN and the hybrid (cvae_lib/recipe_search.py): the table's
 schedule is the table's own model, each model is chosen on its own validation loss, and a run writes
 recipe_search.json and resumes from its checkpoints."""
+import dataclasses
 import json
+from pathlib import Path
 
 from cvae_lib import recipe_search
-from cvae_lib.recipe import RECIPE
+from cvae_lib.recipe import RECIPE, SEARCHED_RECIPE, model_recipes
+from cvae_lib.settings import PROFILES
 from cvae_lib.train import Schedule
 from tests.test_engine import fast_config
+
+STORED_SEARCH = Path(__file__).resolve().parents[1] / "results" / "recipe_search.json"
 
 
 def test_the_tables_recipe_is_the_tables_own_model_and_the_others_lie_beside_it(tmp_path):
@@ -94,22 +99,23 @@ def test_a_missing_search_says_in_one_line_which_command_makes_it(tmp_path):
 
 
 def test_what_the_search_means_for_the_table_follows_the_schedules_it_was_trained_with():
-    import dataclasses
-    from pathlib import Path
-
-    from cvae_lib.recipe import model_recipes
-    from cvae_lib.settings import PROFILES
-
-    search = json.loads((Path(__file__).resolve().parents[1] / "results" / "recipe_search.json").read_text())
-    pick = {model: recipe_search.CANDIDATES[found["chosen"]] for model, found in search["models"].items()}
-    searched = dataclasses.replace(RECIPE, **pick)
+    search = json.loads(STORED_SEARCH.read_text())
 
     def table(recipe):  # a cll.json's record of how its models were trained
         return {"profile": "full", "recipes": model_recipes(PROFILES["full"], recipe)}
 
     assert recipe_search.search_consequence(search, table(RECIPE)).startswith(
         "The table above was trained with the schedules marked “table's”, before this search.")
-    assert recipe_search.search_consequence(search, table(searched)).startswith(
+    assert recipe_search.search_consequence(search, table(SEARCHED_RECIPE)).startswith(
         "The table above trains every model with the schedule its own search chose")
-    elsewhere = dataclasses.replace(searched, baseline=recipe_search.CANDIDATES["cosine20_lr0.001"])
+    elsewhere = dataclasses.replace(SEARCHED_RECIPE, baseline=recipe_search.CANDIDATES["cosine20_lr0.001"])
     assert "other schedules" in recipe_search.search_consequence(search, table(elsewhere))
+
+
+def test_the_searched_recipe_is_the_one_the_stored_search_chose():
+    search = json.loads(STORED_SEARCH.read_text())
+    for model, found in search["models"].items():
+        assert SEARCHED_RECIPE.schedule_of(model) == recipe_search.CANDIDATES[found["chosen"]], model
+    # the CVAE's own recipe is the one its ablation chose: only the searched models move
+    assert (SEARCHED_RECIPE.cvae, SEARCHED_RECIPE.kl_warmup_epochs, SEARCHED_RECIPE.residual) == (
+        RECIPE.cvae, RECIPE.kl_warmup_epochs, RECIPE.residual)

@@ -182,3 +182,16 @@ def test_the_readme_says_what_the_stored_recipe_search_found():
     search = json.loads(path.read_text())
     summary = search_summary(search) + " " + search_consequence(search, json.loads(RESULTS.read_text()))
     assert summary in (ROOT / "README.md").read_text(), "run `python -m cvae_lib update-readme`"
+
+
+def test_the_table_being_retrained_is_the_searched_recipes_on_the_published_profile():
+    from cvae_lib.recipe import SEARCHED_RECIPE, model_recipes
+    from cvae_lib.settings import PROFILES
+
+    retrained = json.loads((ROOT / "results" / "retrained" / "cll.json").read_text())
+    published = json.loads(RESULTS.read_text())
+    assert retrained["recipe"] == SEARCHED_RECIPE.name
+    assert retrained["recipes"] == json.loads(json.dumps(model_recipes(PROFILES["full"], SEARCHED_RECIPE)))
+    assert retrained["profile"] == "full" and retrained["quadrants"] == published["quadrants"]
+    assert set(retrained["seeds"]) <= set(published["seeds"])  # the same seeds as the table it replaces
+    assert render_table_markdown(retrained) == (ROOT / "results" / "retrained" / "cll.md").read_text()
