@@ -195,6 +195,9 @@ def search_consequence(search: dict, results: dict) -> str:
     """What the search means for the table in ``results`` (``cll.json``): whether its models were
     trained with the schedules the search chooses, and if not, what the chosen ones change on the test
     set of the searched setting and seed."""
+    if results.get("profile") != search["profile"]:  # a smoke run's table: shorter schedules, less data
+        return (f"The table above is a {results.get('profile')}-profile run; the search and what it changes "
+                f"concern the {search['profile']} profile's table.")
     trained = trained_recipes(results)
 
     def follows(pick: str) -> bool:  # every model of the table trained with the schedule marked ``pick``

@@ -110,6 +110,9 @@ def test_what_the_search_means_for_the_table_follows_the_schedules_it_was_traine
         "The table above trains every model with the schedule its own search chose")
     elsewhere = dataclasses.replace(SEARCHED_RECIPE, baseline=recipe_search.CANDIDATES["cosine20_lr0.001"])
     assert "other schedules" in recipe_search.search_consequence(search, table(elsewhere))
+    smoke = {"profile": "fast", "recipes": model_recipes(PROFILES["fast"], RECIPE)}
+    assert recipe_search.search_consequence(search, smoke) == (
+        "The table above is a fast-profile run; the search and what it changes concern the full profile's table.")
 
 
 def test_the_searched_recipe_is_the_one_the_stored_search_chose():
