@@ -19,7 +19,7 @@ from pathlib import Path
 from .engine import Engine
 from .recipe import RECIPE, schedule_record
 from .report import MODEL_NAMES, markdown_table, schedule_text, trained_recipes
-from .results import provenance
+from .results import best_importance_sampling, provenance, t_interval
 from .settings import RunConfig
 from .tasks import Task, setting_key
 from .train import Schedule
@@ -235,3 +235,43 @@ def search_consequence(search: dict, results: dict) -> str:
 def _same_schedule(trained: dict, candidate: dict) -> bool:
     return all(trained[key] == candidate[key] for key in ("lr", "batch_size", "warmup_epochs", "cosine_epochs"))
 
+
+
+def retraining_summary(before: dict, after: dict) -> str:
+    """What training the table again on the chosen schedules changed (``before`` and ``after``: two
+    ``cll.json``): each model's test number, seed against the same seed, with a 95% interval of the
+    mean change (Student's t) where both tables share two or more seeds."""
+    seeds = [seed for seed in after["seeds"] if seed in before["seeds"]]
+    if not seeds:
+        raise ValueError("the two tables share no seed: train the same seeds on both schedules to compare them")
+    quadrants = [str(q) for q in after["quadrants"] if q in before["quadrants"]]
+
+    def changes(key: str) -> list[list[float]]:  # per setting, per shared seed: after − before
+        def value(table: dict, q: str, seed: int) -> float:
+            return table["table"][q][key]["per_seed"][table["seeds"].index(seed)]
+        return [[value(after, q, s) - value(before, q, s) for s in seeds] for q in quadrants]
+
+    row = after["table"][quadrants[0]]
+    keys = {"baseline": "baseline_nll", "cvae": best_importance_sampling(k for k in row if k.startswith("cvae_is")).key}
+    keys.update({k.split("_")[0]: k for k in row if k.startswith(("gsnn", "hybrid")) and k in before["table"][quadrants[0]]})
+    verdicts, parts = {}, []
+    for model, key in keys.items():
+        per_setting = changes(key)
+        means = [sum(values) / len(values) for values in per_setting]
+        intervals = [t_interval(values) for values in per_setting]
+        shown = ", ".join(f"{mean:+.2f}" + (f" ({interval[0]:+.2f} to {interval[1]:+.2f})" if interval else "")
+                          for mean, interval in zip(means, intervals))
+        parts.append(f"the {MODEL_NAMES[model]}'s by {shown}".replace("-", "−"))
+        verdicts[model] = ["lower" if interval and interval[1] < 0 else "higher" if interval and interval[0] > 0
+                           else "unclear" for interval in intervals]
+    whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}"
+    interval = ", 95% intervals over the seeds, Student's t" if len(seeds) > 1 else ""
+    text = (f"Trained on the chosen schedules, the test numbers change (nats, each seed against the same seed of "
+            f"the table before the search: {whose}; with {', '.join(quadrants[:-1])} and {quadrants[-1]} input "
+            f"quadrants{interval}): " + "; ".join(parts) + ".")
+    if len(seeds) < 2:
+        return text + " One seed cannot tell a change from the spread between seeds."
+    if "lower" in verdicts["baseline"] and "lower" not in verdicts["cvae"]:
+        text += (" The baseline's better guess did not make the CVAE better in any setting, although its prior "
+                 "network reads that guess.")
+    return text

@@ -122,3 +122,32 @@ def test_the_searched_recipe_is_the_one_the_stored_search_chose():
     # the CVAE's own recipe is the one its ablation chose: only the searched models move
     assert (SEARCHED_RECIPE.cvae, SEARCHED_RECIPE.kl_warmup_epochs, SEARCHED_RECIPE.residual) == (
         RECIPE.cvae, RECIPE.kl_warmup_epochs, RECIPE.residual)
+
+
+def _table(seeds, per_seed):  # a cll.json's table: per_seed[model key][setting] = one value per seed
+    return {"seeds": seeds, "quadrants": [1, 2, 3],
+            "table": {str(q): {key: {"per_seed": list(settings[i])} for key, settings in per_seed.items()}
+                      for i, q in enumerate((1, 2, 3))}}
+
+
+def test_the_retraining_summary_pairs_each_seed_with_the_same_seed_before():
+    flat = lambda a, b, c: [(a, a + 0.1, a - 0.1), (b, b + 0.1, b - 0.1), (c, c + 0.1, c - 0.1)]
+    before = {"baseline_nll": flat(100, 60, 26), "cvae_is_1000": flat(63, 44, 20), "gsnn_mc_1000": flat(99, 61, 26)}
+    # reorder the per-seed lists: seeds (2, 0, 1) after; each seed is 2 nats lower for the baseline
+    after_rows = {"baseline_nll": flat(98, 58, 24), "cvae_is_1000": flat(63, 44, 20),
+                  "gsnn_mc_1000": flat(99.5, 61.5, 26.5)}
+    after = _table([2, 0, 1], {k: [tuple(v[i] for i in (2, 0, 1)) for v in settings]
+                               for k, settings in after_rows.items()})
+    text = recipe_search.retraining_summary(_table([0, 1, 2], before), after)
+    # the same change for every seed: the interval is a point; the row names follow the table's keys
+    assert "the baseline's by −2.00 (−2.00 to −2.00), −2.00 (−2.00 to −2.00), −2.00 (−2.00 to −2.00)" in text
+    assert "the CVAE's by +0.00 (+0.00 to +0.00)" in text and "the GSNN's by +0.50" in text
+    assert "seeds 2, 0 and 1" in text and "95% intervals" in text
+    assert text.endswith("did not make the CVAE better in any setting, although its prior network reads that guess.")
+    only = lambda rows, seed: {k: [(v[seed],) for v in settings] for k, settings in rows.items()}
+    one = recipe_search.retraining_summary(_table([0, 1, 2], before), _table([1], only(after_rows, 1)))
+    assert "(seed 1;" not in one and "seed 1; with" in one and one.endswith("the spread between seeds.")
+    import pytest
+
+    with pytest.raises(ValueError, match="share no seed"):
+        recipe_search.retraining_summary(_table([0], only(before, 0)), _table([5], only(after_rows, 0)))
