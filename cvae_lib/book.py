@@ -21,7 +21,8 @@ TIMINGS_FILE = "timings.json"
 # Published numbers of Pyro's CVAE tutorial (examples/cvae, README table; test-set nats per image).
 # Their "CVAE (Monte Carlo)" row is the average negative ELBO: an upper bound, not a CLL estimate.
 PYRO_TUTORIAL = {
-    "source": "Pyro's CVAE example (pyro-ppl, examples/cvae), results table of its README",
+    "source": ("Pyro's CVAE tutorial (Souza 2020, https://pyro.ai/examples/cvae.html), the table of its "
+               "section \"Evaluating the results\""),
     "rows": {
         "NN (baseline)": {1: 100.4, 2: 61.9, 3: 25.4},
         "CVAE (Monte Carlo), in fact a negative ELBO": {1: 71.8, 2: 51.0, 3: 24.2},

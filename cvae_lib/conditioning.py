@@ -37,7 +37,7 @@ from .tasks import Task, classifier_key, digit_classifier_task
 from .util import atomic_write_json, ensure_writable_folder
 
 DESIGNS = (("x,c", "concat"), ("x,c", "add"), ("x", "concat"), ("x", "add"))  # (encoder input, conditioning)
-# The from-scratch tutorial's design that chapter 7 compares with, at the two β it reports.
+# The unbounded (ReLU) label vector that chapter 7 tests, at the two ends of its β sweep.
 SOURCE_DESIGN, SOURCE_BETAS = ("x", "add_relu"), (1e-5, 1.0)
 CLASSIFIER_ENCODERS = ("x", "x,c")  # the classifier CVAE's encoder: q(z|x), or q(z|x, ĉ) as in M2
 SAMPLES_PER_DIGIT = 1000  # fidelity to ±0.01 or better

@@ -2,12 +2,12 @@
 
 Unlike the quadrant CVAE, the condition here is a class, not part of the image: the
 encoder q(z|x) sees the whole image, and the decoder p(x|z, label) receives the label.
-Two common ways to give it the label:
+Three ways to give it the label:
 
 * ``"add"``: the one-hot label is projected to the latent size (a linear layer and a
   tanh, so at most 1 per dimension) and added to z;
-* ``"add_relu"``: the same with a ReLU, unbounded, as in the from-scratch tutorial that
-  chapter 7 compares with;
+* ``"add_relu"``: the same with a ReLU, so the label's vector is unbounded (chapter 7 asks
+  whether that lets the label outweigh z);
 * ``"concat"``: the one-hot label is concatenated to z.
 
 With ``encoder_sees_label=True`` the encoder reads the label too, q(z|x, label): then z need not
