@@ -119,6 +119,13 @@ def _run(args, config) -> None:
             stored = json.loads(search.read_text())
             summary = search_summary(stored) + " " + search_consequence(stored, load_results(args.results))
             changed = replace_readme_block("recipe-search", summary, args.readme) or changed
+        binarised = Path(args.results).parent / "binarised" / "cll.json"
+        if binarised.exists():  # the table on binary targets, the protocol papers score
+            from .protocol_report import binarised_table_markdown
+            from .report import replace_readme_block
+
+            block = binarised_table_markdown(load_results(binarised), load_results(args.results))
+            changed = replace_readme_block("binarised-table", block, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed
         changed = _readme_run_plan(Path(args.results).parent, args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")

@@ -2,7 +2,7 @@
 over the baseline under each, and whether the models rank the same."""
 from __future__ import annotations
 
-from .report import MODEL_NAMES, quadrant_header
+from .report import MODEL_NAMES, quadrant_header, render_table_markdown
 from .results import best_importance_sampling, t_interval
 
 
@@ -11,14 +11,27 @@ def _listed(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def model_ranking(results: dict, q: str) -> list[str]:
-    """The table's models from the lowest negative CLL to the highest, each by its row of the table
-    (the baseline's exact CLL, the best importance-sampled estimate of the CVAE, the remedies' rows)."""
-    row = results["table"][q]
-    best = {"baseline": "baseline_nll",
+def _model_rows(row: dict) -> dict[str, str]:
+    """Each model's row of the table: the baseline's exact CLL, the best importance-sampled estimate
+    of the CVAE, the remedies' rows."""
+    rows = {"baseline": "baseline_nll",
             "CVAE": best_importance_sampling(k for k in row if k.startswith("cvae_is")).key}
-    best.update({MODEL_NAMES[k.split("_")[0]]: k for k in row if k.startswith(("gsnn", "hybrid"))})
-    return sorted(best, key=lambda model: row[best[model]]["mean"])
+    rows.update({MODEL_NAMES[k.split("_")[0]]: k for k in row if k.startswith(("gsnn", "hybrid"))})
+    return rows
+
+
+def model_ranking(results: dict, q: str) -> list[str]:
+    """The table's models from the lowest negative CLL to the highest, each by its row of the table."""
+    row = results["table"][q]
+    rows = _model_rows(row)
+    return sorted(rows, key=lambda model: row[rows[model]]["mean"])
+
+
+def _scored(results: dict, q: str) -> list[str]:
+    """Each model of the ranking with its number, so that a reader sees how near a swap is."""
+    row = results["table"][q]
+    rows = _model_rows(row)
+    return [f"{model} {row[rows[model]]['mean']:.2f}" for model in model_ranking(results, q)]
 
 
 def protocols_sentence(binarised: dict, grey: dict) -> str:
@@ -37,9 +50,16 @@ def protocols_sentence(binarised: dict, grey: dict) -> str:
                  f"given, from the best: {', '.join(model_ranking(binarised, quadrants[0]))})")
     else:
         order = "the models do not rank as on grey levels with " + "; ".join(
-            f"{header} ({', '.join(model_ranking(binarised, q))}, from the best)"
+            f"{header} ({', '.join(_scored(binarised, q))}, from the best)"
             for q, header in zip(differ, quadrant_header(differ)))
     whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"the mean over seeds {', '.join(map(str, seeds))}"
     return (f"On binary targets ({whose}), the CVAE explains the test completions better than the baseline by "
             f"{binary_gaps} nats per image with {_listed(quadrants)} input quadrants{where}, against {grey_gaps} "
             f"on grey levels; {order}.")
+
+
+def binarised_table_markdown(binarised: dict, grey: dict) -> str:
+    """The table on binary targets (README and chapter 5): its rows, the recipe it was trained with, and
+    what it says beside the grey-scale table."""
+    return (render_table_markdown(binarised).strip() + "\n\n"
+            + f"Trained with the recipe “{binarised['recipe']}”. " + protocols_sentence(binarised, grey))
