@@ -141,6 +141,17 @@ def test_chapter_9_states_the_stored_completion_measures(results):
         assert f"{100 * quality[str(q)][key]['mean']:.1f}%" in text
     assert float(_glued("09_quality")["classifier_accuracy"]) == pytest.approx(
         100 * results["classifier"]["test_accuracy"], abs=0.005)
+    from cvae_lib.book import mode_against_baseline_sentence
+    from cvae_lib.results import t_interval
+
+    assert mode_against_baseline_sentence(results) in text
+    # the reading below it: "about equally often, the CVAE's a little more often with one quadrant given"
+    reading = "".join("".join(c["source"]) for c in _cells("09_quality") if c["cell_type"] == "markdown")
+    assert "the CVAE's a little more often with one quadrant given" in reading
+    for q, above_zero in (("1", True), ("3", False)):
+        paired = [c - b for c, b in zip(quality[q]["cvae_mode_accuracy"]["per_seed"],
+                                        quality[q]["baseline_accuracy"]["per_seed"])]
+        assert (t_interval(paired)[0] > 0) == above_zero, q
 
 
 @pytest.fixture(scope="module")
