@@ -62,11 +62,11 @@ def mode_against_baseline_sentence(results: dict) -> str:
         interval = t_interval(paired)
         intervals.append(interval and f"{_signed(interval[0])} to {_signed(interval[1])}")
     seeds = results["seeds"]
-    where = (f"each seed's CVAE against its own baseline; 95% intervals over the {len(seeds)} seeds, "
-             f"Student's t: {', '.join(intervals)}" if all(intervals) else f"seed {seeds[0]}")
-    return (f"The CVAE's most likely completion is read as the right digit more often than the baseline's "
-            f"one answer by {_listed(differences)} percentage points with {_listed(quadrants)} input "
-            f"quadrant{'s' if quadrants != ['1'] else ''} ({where}).")
+    where = (f"95% intervals over the {len(seeds)} seeds, Student's t: {', '.join(intervals)}"
+             if all(intervals) else f"seed {seeds[0]}")
+    return (f"The accuracy of the CVAE's most likely completion minus that of the baseline's one answer, "
+            f"each seed's CVAE against its own baseline, is {_listed(differences)} percentage points with "
+            f"{_listed(quadrants)} input quadrant{'s' if quadrants != ['1'] else ''} ({where}).")
 
 
 def quality_markdown(results: dict):

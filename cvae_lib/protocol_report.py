@@ -34,8 +34,14 @@ def _scored(results: dict, q: str) -> list[str]:
     return [f"{model} {row[rows[model]]['mean']:.2f}" for model in model_ranking(results, q)]
 
 
+def _whose(results: dict) -> str:
+    seeds = [str(seed) for seed in results["seeds"]]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"the mean over seeds {_listed(seeds)}"
+
+
 def protocols_sentence(binarised: dict, grey: dict) -> str:
-    """The CVAE's advantage on binary targets beside the one on grey levels, and the models' ranking."""
+    """The CVAE's advantage on binary targets beside the one on grey levels, and the models' ranking;
+    it names the grey-scale table's seeds, and its recipe where it is not the binarised table's."""
     quadrants = [str(q) for q in binarised["quadrants"]]
     gaps = [binarised["gap"][q]["nats_per_image"] for q in quadrants]
     intervals = [t_interval(gap["per_seed"]) for gap in gaps]
@@ -44,18 +50,20 @@ def protocols_sentence(binarised: dict, grey: dict) -> str:
              + ", ".join(f"{low:.1f} to {high:.1f}" for low, high in intervals) + ")") if all(intervals) else ""
     binary_gaps = _listed(f"{gap['mean']:.1f}" for gap in gaps)
     grey_gaps = _listed(f"{grey['gap'][q]['nats_per_image']['mean']:.1f}" for q in quadrants)
+    grey_table = (f"{_whose(grey)}, trained with another recipe, “{grey['recipe']}”"
+                  if grey.get("recipe") != binarised.get("recipe") else _whose(grey))
     differ = [q for q in quadrants if model_ranking(binarised, q) != model_ranking(grey, q)]
     if not differ:
         order = (f"the models rank as on grey levels in every setting (with {quadrant_header(quadrants[:1])[0]} "
                  f"given, from the best: {', '.join(model_ranking(binarised, quadrants[0]))})")
     else:
         order = "the models do not rank as on grey levels with " + "; ".join(
-            f"{header} ({', '.join(_scored(binarised, q))}, from the best)"
+            f"{header} (from the best, here {', '.join(_scored(binarised, q))}; on grey levels "
+            f"{', '.join(_scored(grey, q))})"
             for q, header in zip(differ, quadrant_header(differ)))
-    whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"the mean over seeds {', '.join(map(str, seeds))}"
-    return (f"On binary targets ({whose}), the CVAE explains the test completions better than the baseline by "
-            f"{binary_gaps} nats per image with {_listed(quadrants)} input quadrants{where}, against {grey_gaps} "
-            f"on grey levels; {order}.")
+    return (f"On binary targets ({_whose(binarised)}), the CVAE explains the test completions better than the "
+            f"baseline by {binary_gaps} nats per image with {_listed(quadrants)} input quadrants{where}, against "
+            f"{grey_gaps} on grey levels ({grey_table}); {order}.")
 
 
 def binarised_table_markdown(binarised: dict, grey: dict) -> str:

@@ -167,8 +167,14 @@ def test_the_protocols_sentence_gives_both_advantages_with_intervals_and_says_wh
     assert "by 31.0 and 6.0 nats per image with 1 and 3 input quadrants" in sentence
     assert "against 36.6 and 5.5 on grey levels" in sentence
     assert "95% intervals over the 3 seeds" in sentence and "28.5 to 33.5" in sentence
-    assert ("do not rank as on grey levels with 3 quadrants (CVAE 20.10, hybrid 22.00, baseline 26.00, GSNN 27.00"
-            in sentence)  # each with its number: a reader sees how near the swap is
+    # both rankings, each model with its number: a reader sees how near the swap is
+    assert ("do not rank as on grey levels with 3 quadrants (from the best, here CVAE 20.10, hybrid 22.00, "
+            "baseline 26.00, GSNN 27.00; on grey levels CVAE 20.10, hybrid 22.00, GSNN 25.90, baseline 26.00)"
+            in sentence)
+    assert "on grey levels (the mean over seeds 0, 1 and 2);" in sentence
+    other_recipe = {**grey, "recipe": "constant rate"}
+    assert "(the mean over seeds 0, 1 and 2, trained with another recipe, “constant rate”)" in protocols_sentence(
+        binary, other_recipe)
     assert "1 quadrant (" not in sentence  # that setting ranks as on grey levels
     one_seed = _table({"1": [30.0], "3": [6.0]}, rows, seeds=(0,))
     assert "intervals" not in protocols_sentence(one_seed, grey) and "(seed 0)" in protocols_sentence(one_seed, grey)
@@ -185,10 +191,10 @@ def test_the_mode_against_baseline_sentence_pairs_each_seed_and_gives_intervals_
                "quality": {"1": quality([0.80, 0.90, 0.70], [0.82, 0.91, 0.73]),
                            "3": quality([0.98, 0.99, 0.97], [0.99, 0.98, 0.97])}}
     sentence = mode_against_baseline_sentence(results)
-    assert "by +2.0 and 0.0 percentage points with 1 and 3 input quadrants" in sentence
+    assert "is +2.0 and 0.0 percentage points with 1 and 3 input quadrants" in sentence
     assert "95% intervals over the 3 seeds, Student's t: −0.5 to +4.5, −2.5 to +2.5" in sentence
     one = {"seeds": [4], "quadrants": [1], "quality": {"1": quality([0.80], [0.79])}}
-    assert mode_against_baseline_sentence(one).endswith("by −1.0 percentage points with 1 input quadrant (seed 4).")
+    assert mode_against_baseline_sentence(one).endswith("is −1.0 percentage points with 1 input quadrant (seed 4).")
 
 
 def test_the_readme_says_what_the_stored_recipe_search_found():
