@@ -13,6 +13,7 @@ import statistics
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
 from .notebook_figures import SVG_OPTIONS
+from .protocol_report import listed
 from .results import Estimator, best_importance_sampling, load_results, t_interval
 from .settings import PROFILES, default_results_dir
 
@@ -38,10 +39,6 @@ def results_markdown(results: dict):
     return Markdown(render_table_markdown(results))
 
 
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _signed(value: float) -> str:
     """One decimal with its sign, a true minus, and no "−0.0"."""
     text = f"{value:+.1f}".replace("-", "−")
@@ -65,8 +62,8 @@ def mode_against_baseline_sentence(results: dict) -> str:
     where = (f"95% intervals over the {len(seeds)} seeds, Student's t: {', '.join(intervals)}"
              if all(intervals) else f"seed {seeds[0]}")
     return (f"The accuracy of the CVAE's most likely completion minus that of the baseline's one answer, "
-            f"each seed's CVAE against its own baseline, is {_listed(differences)} percentage points with "
-            f"{_listed(quadrants)} input quadrant{'s' if quadrants != ['1'] else ''} ({where}).")
+            f"each seed's CVAE against its own baseline, is {listed(differences)} percentage points with "
+            f"{listed(quadrants)} input quadrant{'s' if quadrants != ['1'] else ''} ({where}).")
 
 
 def quality_markdown(results: dict):

@@ -6,7 +6,8 @@ from .report import MODEL_NAMES, quadrant_header, render_table_markdown
 from .results import best_importance_sampling, t_interval
 
 
-def _listed(items) -> str:
+def listed(items) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -36,7 +37,7 @@ def _scored(results: dict, q: str) -> list[str]:
 
 def _whose(results: dict) -> str:
     seeds = [str(seed) for seed in results["seeds"]]
-    return f"seed {seeds[0]}" if len(seeds) == 1 else f"the mean over seeds {_listed(seeds)}"
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"the mean over seeds {listed(seeds)}"
 
 
 def protocols_sentence(binarised: dict, grey: dict) -> str:
@@ -48,8 +49,8 @@ def protocols_sentence(binarised: dict, grey: dict) -> str:
     seeds = binarised["seeds"]
     where = (f" (95% intervals over the {len(seeds)} seeds, Student's t: "
              + ", ".join(f"{low:.1f} to {high:.1f}" for low, high in intervals) + ")") if all(intervals) else ""
-    binary_gaps = _listed(f"{gap['mean']:.1f}" for gap in gaps)
-    grey_gaps = _listed(f"{grey['gap'][q]['nats_per_image']['mean']:.1f}" for q in quadrants)
+    binary_gaps = listed(f"{gap['mean']:.1f}" for gap in gaps)
+    grey_gaps = listed(f"{grey['gap'][q]['nats_per_image']['mean']:.1f}" for q in quadrants)
     grey_table = (f"{_whose(grey)}, trained with another recipe, “{grey['recipe']}”"
                   if grey.get("recipe") != binarised.get("recipe") else _whose(grey))
     differ = [q for q in quadrants if model_ranking(binarised, q) != model_ranking(grey, q)]
@@ -62,7 +63,7 @@ def protocols_sentence(binarised: dict, grey: dict) -> str:
             f"{', '.join(_scored(grey, q))})"
             for q, header in zip(differ, quadrant_header(differ)))
     return (f"On binary targets ({_whose(binarised)}), the CVAE explains the test completions better than the "
-            f"baseline by {binary_gaps} nats per image with {_listed(quadrants)} input quadrants{where}, against "
+            f"baseline by {binary_gaps} nats per image with {listed(quadrants)} input quadrants{where}, against "
             f"{grey_gaps} on grey levels ({grey_table}); {order}.")
 
 
