@@ -43,6 +43,17 @@ class Recipe:
                     for model in ("baseline", "cvae", "gsnn", "hybrid") if getattr(self, model) is not None}
         return dataclasses.replace(self, **squeezed, kl_warmup_epochs=min(self.kl_warmup_epochs, max_epochs // 2))
 
+    def schedule_in_words(self, model: str, profile: RunProfile) -> str:
+        """``model``'s schedule in ``profile``, in words: what chapters 2 and 4 print rather than type,
+        so that their prose follows the recipe when it changes."""
+        fitted = self.within(profile.max_epochs)
+        words = fitted.schedule_of(model).describe(profile.max_epochs, profile.patience)
+        if model != "baseline" and fitted.kl_warmup_epochs:  # the loop runs the KL warm-up to its end
+            words += f" (not before epoch {fitted.kl_warmup_epochs})"
+            if model != "gsnn":  # the GSNN's objective has no KL term
+                words += f"; the KL weight rises to 1 over the first {fitted.kl_warmup_epochs} epochs"
+        return words
+
     def train_baseline(self, data: QuadrantData, config: RunConfig, **options) -> TrainedModel:
         recipe = self.within(config.profile.max_epochs)
         return train_or_load_baseline(data, config, schedule=recipe.baseline, **options)

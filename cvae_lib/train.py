@@ -68,11 +68,34 @@ class Schedule:
         """What the loop scales the rate by before every step; ``None`` for a constant rate."""
         return self.lr_factor if self.warmup_epochs or self.cosine_epochs else None
 
+    def describe(self, max_epochs: int, patience: int) -> str:
+        """The schedule in words, for prose that must stay true when the recipe changes; the loop
+        stops early after ``patience`` epochs without improvement whatever the schedule."""
+        first = "the first epoch" if self.warmup_epochs == 1 else f"the first {_epochs(self.warmup_epochs)}"
+        if self.warmup_epochs and self.cosine_epochs:
+            rate = (f"a learning rate that rises linearly to {self.lr:g} over {first}, "
+                    f"then falls to 0 along half a cosine")
+        elif self.warmup_epochs:
+            rate = f"a learning rate that rises linearly to {self.lr:g} over {first}"
+        elif self.cosine_epochs:
+            rate = f"a learning rate that falls from {self.lr:g} to 0 along half a cosine"
+        else:
+            rate = f"a constant learning rate of {self.lr:g}"
+        limit = self.epoch_limit(max_epochs)
+        length = f" over {_epochs(limit)}" if self.cosine_epochs else f", for at most {_epochs(limit)}"
+        batches = f", in batches of {self.batch_size}" if self.batch_size else ""
+        return (f"{rate}{length}{batches}, stopping earlier once the validation loss has not improved "
+                f"for {_epochs(patience)}")
+
     def changes(self) -> dict:
         """The fields that differ from the constant-rate default, except ``lr`` (stored on its own):
         what a checkpoint's configuration records, so that older checkpoints still match."""
         default = Schedule(self.lr)
         return {k: v for k, v in dataclasses.asdict(self).items() if v != getattr(default, k)}
+
+
+def _epochs(n: float) -> str:
+    return "1 epoch" if n == 1 else f"{n:g} epochs"
 
 
 def _fetch(config: RunConfig, progress: bool):

@@ -164,6 +164,21 @@ def test_a_cosine_schedule_bounds_the_epochs(tmp_path):
     assert guesses.shape == (data.val.inputs.shape[0], 784)
 
 
+def test_a_schedule_in_words_names_its_rate_its_length_and_its_early_stop():
+    # Chapters 2 and 4 print these words instead of typing the schedule, so they must follow its numbers.
+    constant = Schedule(1e-3).describe(max_epochs=100, patience=5)
+    assert constant.startswith("a constant learning rate of 0.001, for at most 100 epochs")
+    assert constant.endswith("has not improved for 5 epochs")
+    cosine = Schedule(2e-3, warmup_epochs=1, cosine_epochs=50)
+    assert cosine.describe(100, 5) == ("a learning rate that rises linearly to 0.002 over the first epoch, then falls "
+                                       "to 0 along half a cosine over 50 epochs, stopping earlier once the validation "
+                                       "loss has not improved for 5 epochs")
+    assert "half a cosine over 6 epochs" in cosine.describe(max_epochs=6, patience=2)  # the profile's limit wins
+    assert "for 2 epochs" in cosine.describe(max_epochs=6, patience=2)
+    assert "over the first 3 epochs, for at most 10 epochs, in batches of 64" in Schedule(
+        1e-3, batch_size=64, warmup_epochs=3).describe(10, 1)
+
+
 def test_a_recipe_is_squeezed_into_a_short_profile_and_left_alone_in_the_full_one():
     from cvae_lib.recipe import RECIPE
     from cvae_lib.settings import PROFILES
@@ -180,3 +195,17 @@ def test_a_recipe_is_squeezed_into_a_short_profile_and_left_alone_in_the_full_on
     assert cvae.config["schedule"]["cosine_epochs"] == squeezed.cvae.cosine_epochs <= TINY.max_epochs
     assert cvae.config.get("kl_warmup_epochs", 0) == squeezed.kl_warmup_epochs
     assert cvae.epochs_run <= TINY.max_epochs
+
+
+def test_a_recipe_in_words_adds_the_kl_warm_up_to_the_models_that_have_one():
+    from cvae_lib.recipe import SEARCHED_RECIPE
+    from cvae_lib.settings import PROFILES
+
+    full = PROFILES["full"]
+    assert SEARCHED_RECIPE.schedule_in_words("baseline", full) == SEARCHED_RECIPE.baseline.describe(full.max_epochs, full.patience)
+    cvae = SEARCHED_RECIPE.schedule_in_words("cvae", full)
+    assert cvae.endswith("(not before epoch 10); the KL weight rises to 1 over the first 10 epochs")
+    gsnn = SEARCHED_RECIPE.schedule_in_words("gsnn", full)
+    assert "half a cosine over 20 epochs" in gsnn and gsnn.endswith("(not before epoch 10)")
+    fast = SEARCHED_RECIPE.schedule_in_words("cvae", PROFILES["fast"])  # squeezed like the training itself
+    assert f"over {PROFILES['fast'].max_epochs} epochs" in fast
