@@ -17,6 +17,7 @@ import dataclasses
 from pathlib import Path
 
 from .engine import Engine
+from .protocol_report import listed
 from .recipe import RECIPE, schedule_record
 from .report import MODEL_NAMES, markdown_table, schedule_text, trained_recipes
 from .results import best_importance_sampling, provenance, t_interval
@@ -264,10 +265,10 @@ def retraining_summary(before: dict, after: dict) -> str:
         parts.append(f"the {MODEL_NAMES[model]}'s by {shown}".replace("-", "−"))
         verdicts[model] = ["lower" if interval and interval[1] < 0 else "higher" if interval and interval[0] > 0
                            else "unclear" for interval in intervals]
-    whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds[:-1]))} and {seeds[-1]}"
+    whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {listed(map(str, seeds))}"
     interval = ", 95% intervals over the seeds, Student's t" if len(seeds) > 1 else ""
     text = (f"Trained on the chosen schedules, the test numbers change (nats, each seed against the same seed of "
-            f"the table before the search: {whose}; with {', '.join(quadrants[:-1])} and {quadrants[-1]} input "
+            f"the table before the search: {whose}; with {listed(quadrants)} input "
             f"quadrants{interval}): " + "; ".join(parts) + ".")
     if len(seeds) < 2:
         return text + " One seed cannot tell a change from the spread between seeds."
