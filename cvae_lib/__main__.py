@@ -113,11 +113,13 @@ def _run(args, config) -> None:
             changed = replace_readme_block("ablation", summary, args.readme) or changed
         search = Path(args.results).parent / "recipe_search.json"
         if search.exists():  # what the other models' search found, and what it means for the table
-            from .recipe_search import search_consequence, search_summary
+            from .search_report import search_note
             from .report import replace_readme_block
 
             stored = json.loads(search.read_text())
-            summary = search_summary(stored) + " " + search_consequence(stored, load_results(args.results))
+            before = Path(args.results).parent / "before_search" / "cll.json"
+            summary = search_note(stored, load_results(args.results),
+                                  load_results(before) if before.exists() else None)
             changed = replace_readme_block("recipe-search", summary, args.readme) or changed
         binarised = Path(args.results).parent / "binarised" / "cll.json"
         if binarised.exists():  # the table on binary targets, the protocol papers score

@@ -1,4 +1,4 @@
-"""Which training recipe? The comparison behind :data:`cvae_lib.recipe.RECIPE`.
+"""Which training recipe for the CVAE? The comparison behind :data:`cvae_lib.recipe.ABLATION_CHOICE`.
 
 For one setting and seed, every recipe of :data:`VARIANTS` trains (or loads) a baseline and a CVAE;
 the table gives the epochs and seconds each took, the best validation loss (the negative ELBO on
@@ -6,9 +6,12 @@ the validation split: what the choice of recipe is made on, never the test set) 
 estimates of the published table. Two variants continue a trained CVAE at a lower rate (a step
 schedule). ``python -m cvae_lib ablation`` writes ``ablation.json`` and ``ablation.md``.
 
-The variants' checkpoints lie in ``ablation/`` beside the published models of that seed; the
-published recipe's models, and the published baseline wherever a variant trains it the same way,
-are the published checkpoints themselves.
+The recipe it chose, :data:`~cvae_lib.recipe.ABLATION_CHOICE`, gave the published recipe its CVAE;
+the baseline every variant here trains on (the first edition's) was later replaced in the table by
+the one the recipe search chose (:mod:`cvae_lib.recipe_search`), so the chosen variant is a model of
+its own, not the table's. The variants' checkpoints lie in ``ablation/`` beside the published models
+of that seed; a baseline that one of the search's candidates also trains is that candidate's
+checkpoint (trained once, by its task), and a variant whose recipe is the table's is the table's model.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ import dataclasses
 from pathlib import Path
 
 from .engine import Engine
-from .recipe import FIRST_EDITION, RECIPE, Recipe
+from .recipe import ABLATION_CHOICE, FIRST_EDITION, RECIPE, Recipe
+from .recipe_search import baseline_candidate, baseline_task
 from .report import markdown_table
 from .results import Estimator, best_importance_sampling, provenance
 from .settings import RunConfig
@@ -69,7 +73,7 @@ def training_ablation(config: RunConfig, num_quadrants: int = 1, *, variants=Non
                       progress: bool = True, log=None, engine: Engine | None = None) -> dict:
     """Train-or-load every variant for one setting and seed, evaluate it, write the files to
     ``out`` (default: the configuration's results folder)."""
-    variants = with_published_recipe(list(variants) if variants is not None else VARIANTS)
+    variants = with_chosen_recipe(list(variants) if variants is not None else VARIANTS)
     out = ensure_writable_folder(out if out is not None else config.results_dir)
     tasks = ablation_tasks(config, num_quadrants, variants)
     outputs = (engine or Engine()).run(tasks, progress=progress, log=log or (lambda _: None))
@@ -80,9 +84,9 @@ def write_ablation_results(config: RunConfig, num_quadrants: int, variants, outp
                            out: Path) -> dict:
     """``ablation.json`` and ``ablation.md`` from the finished tasks of :func:`ablation_tasks`."""
     results = {"profile": config.profile.name, "quadrants": num_quadrants, "seed": config.seed,
-               "published_recipe": RECIPE.name, "variants": {}, **provenance()}
+               "chosen_recipe": ABLATION_CHOICE.name, "variants": {}, **provenance()}
     base = setting_key(num_quadrants, config.seed)
-    for variant in with_published_recipe(list(variants)):
+    for variant in with_chosen_recipe(list(variants)):
         if variant.recipe == RECIPE and not variant.continue_at:  # the table's own CVAE
             cvae, evaluation = outputs[f"{base}/cvae"], outputs[f"{base}/cvae/evaluate"]
             baseline, first = outputs[f"{base}/baseline"], None
@@ -96,24 +100,28 @@ def write_ablation_results(config: RunConfig, num_quadrants: int, variants, outp
             "slug": variant.slug, "numbers": evaluation["numbers"], "epochs": epochs,
             "baseline_epochs": baseline["epochs_run"], "train_seconds": seconds,
             "best_val_loss": cvae["best_val_loss"],
-            "published": variant.recipe == RECIPE and not variant.continue_at}
+            "chosen": variant.recipe == ABLATION_CHOICE and not variant.continue_at}
     atomic_write_json(results, out / "ablation.json")
     atomic_write_text(render_ablation_markdown(results), out / "ablation.md")
     return results
 
 
-def with_published_recipe(variants: list[Variant]) -> list[Variant]:
-    """The variants, with the published recipe among them (first) if it is not already."""
-    if any(v.recipe == RECIPE and not v.continue_at for v in variants):
+def with_chosen_recipe(variants: list[Variant]) -> list[Variant]:
+    """The variants, with the ablation's chosen recipe among them (first) if it is not already."""
+    if any(v.recipe == ABLATION_CHOICE and not v.continue_at for v in variants):
         return variants
-    return [Variant("published", RECIPE), *variants]
+    return [Variant("chosen", ABLATION_CHOICE), *variants]
 
 
 def ablation_tasks(config: RunConfig, num_quadrants: int, variants) -> list[Task]:
-    """Every recipe of the ablation for one setting and seed: its models, then its evaluation. The
-    published recipe's tasks are the table's own (same keys), so a full run makes them once."""
+    """Every recipe of the ablation for one setting and seed: its models, then its evaluation. A
+    recipe that is the table's has the table's own tasks (same keys), and a baseline that the table
+    or one of the recipe search's candidates trains is that task's, so a full run makes each once."""
     base, tasks, slugs = setting_key(num_quadrants, config.seed), [], set()
     for variant in variants:
+        shared = None  # the recipe search's task of the same baseline, where one trains it
+        if variant.recipe.baseline != RECIPE.baseline and (slug := baseline_candidate(variant.recipe.baseline)):
+            shared = baseline_task(config, num_quadrants, slug)
         if variant.continue_at:
             first = variant.slug.removesuffix("_step")
             if first not in slugs:
@@ -127,12 +135,17 @@ def ablation_tasks(config: RunConfig, num_quadrants: int, variants) -> list[Task
                            (("quadrants", num_quadrants), ("objective", "cvae")), (f"{base}/cvae",))]
             slugs.add(variant.slug)
             continue
-        else:  # a variant with the published baseline waits for it rather than training it twice
-            needs = (f"{base}/baseline",) if variant.recipe.baseline == RECIPE.baseline else ()
-            if needs:
-                tasks.append(Task(f"{base}/baseline", "baseline", config, (("quadrants", num_quadrants),)))
+        elif variant.recipe.baseline == RECIPE.baseline:  # waits for the table's baseline, not trained twice
+            needs = (f"{base}/baseline",)
+            tasks.append(Task(f"{base}/baseline", "baseline", config, (("quadrants", num_quadrants),)))
+        elif shared is not None:  # likewise for the search's
+            needs = (shared.key,)
+            tasks.append(shared)
+        else:
+            needs = ()
         key = f"ablation/{base}/{variant.slug}"
-        options = (("quadrants", num_quadrants), ("variant", variant))
+        options = (("quadrants", num_quadrants), ("variant", variant)) + (
+            (("baseline_checkpoint", shared.settings["checkpoint"]),) if shared is not None else ())
         tasks += [Task(key, "variant", config, options, needs),
                   Task(f"{key}/evaluate", "variant_evaluate", config, options, (key,))]
         slugs.add(variant.slug)
@@ -147,7 +160,7 @@ def render_ablation_markdown(results: dict) -> str:
     rows = []
     for name in names:
         variant = results["variants"][name]
-        rows.append([name + (" **(published)**" if variant["published"] else ""),
+        rows.append([name + (" **(chosen)**" if variant["chosen"] else ""),
                      f"{variant['baseline_epochs']}, {variant['epochs']}", f"{variant['train_seconds'] / 60:.1f}",
                      f"{variant['best_val_loss']:.2f}"] + [f"{variant['numbers'][k]:.2f}" for k in keys])
     q = results["quadrants"]
@@ -160,30 +173,40 @@ def render_ablation_markdown(results: dict) -> str:
 def ablation_summary(results: dict) -> str:
     """The ablation's headline in two sentences (the evaluation chapter and the README): which
     recipe reaches the lowest validation loss, at what cost in epochs and minutes, and the test
-    estimate by importance sampling with the largest S, published recipe against the first edition's."""
+    estimate by importance sampling with the largest S, the chosen recipe against the first edition's."""
     variants = list(results["variants"].items())
     estimator = best_importance_sampling(variants[0][1]["numbers"])
     ranked = sorted(variants, key=lambda item: item[1]["best_val_loss"])
     (best_name, best), (next_name, runner_up) = ranked[0], ranked[1]
-    published_name, published = next((name, v) for name, v in variants if v["published"])
-    first = next((v for _, v in variants if v["slug"] == "first_edition"), published)
+    chosen_name, chosen = next((name, v) for name, v in variants if v["chosen"])
+    first = next((v for _, v in variants if v["slug"] == "first_edition"), chosen)
     q = results["quadrants"]
 
     def cost(variant):
         return (f"{variant['epochs']} CVAE epochs and {variant['train_seconds'] / 60:.0f} minutes "
                 f"with the baseline")
 
-    if best["published"]:
-        who = (f"the published recipe (“{published_name}”) reaches the lowest validation loss of the "
-               f"{len(variants)} recipes tried, {best['best_val_loss']:.2f} nats (next: “{next_name}”, "
+    if best["chosen"]:
+        who = (f"the recipe the table's CVAE trains with (“{chosen_name}”) reaches the lowest validation loss of "
+               f"the {len(variants)} recipes tried, {best['best_val_loss']:.2f} nats (next: “{next_name}”, "
                f"{runner_up['best_val_loss']:.2f})")
     else:
         who = (f"“{best_name}” reaches the lowest validation loss of the {len(variants)} recipes tried, "
-               f"{best['best_val_loss']:.2f} nats, not the published recipe (“{published_name}”, "
-               f"{published['best_val_loss']:.2f})")
+               f"{best['best_val_loss']:.2f} nats, not the recipe the table's CVAE trains with (“{chosen_name}”, "
+               f"{chosen['best_val_loss']:.2f})")
     method = estimator.label.replace("CVAE: ", "").replace(", S = ", " with S = ")
     return (f"With {q} input quadrant{'s' if q > 1 else ''} (seed {results['seed']}), {who}; it took "
-            f"{cost(published)}, the first edition's recipe {cost(first)}. On the test set, {method} "
-            f"gives {published['numbers'][estimator.key]:.2f} nats with the published recipe and "
+            f"{cost(chosen)}, the first edition's recipe {cost(first)}. On the test set, {method} "
+            f"gives {chosen['numbers'][estimator.key]:.2f} nats with it and "
             f"{first['numbers'][estimator.key]:.2f} with the first edition's; `results/ablation.md` has "
-            f"every recipe's numbers.")
+            f"every recipe's numbers." + (" Every recipe here trains on the first edition's baseline, "
+                                         "not on the table's." if _on_first_edition_baseline(results) else ""))
+
+
+def _on_first_edition_baseline(results: dict) -> bool:
+    """Whether every variant of a stored ablation trained the first edition's baseline (where the table
+    trains another since the recipe search)."""
+    known = {v.slug: v.recipe for v in with_chosen_recipe(list(VARIANTS))}
+    return (RECIPE.baseline != FIRST_EDITION.baseline
+            and all(known.get(v["slug"]) is not None and known[v["slug"]].baseline == FIRST_EDITION.baseline
+                    for v in results["variants"].values()))

@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation = commands.add_parser(
         "ablation", help="compare training recipes (schedules, KL annealing, residual generation)",
         description="For one setting and seed, train (or load) a baseline and a CVAE with every recipe "
-                    "of cvae_lib.ablation.VARIANTS, the published one included; evaluate them and write "
+                    "of cvae_lib.ablation.VARIANTS, the chosen one included; evaluate them and write "
                     "DIR/ablation.json and DIR/ablation.md (the recipe is chosen on the validation split).")
     _add_run_options(ablation)
     ablation.add_argument("--quadrants", dest="quadrant", type=_quadrant, default=1, metavar="Q",

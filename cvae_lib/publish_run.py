@@ -14,9 +14,12 @@ import json
 import time
 from pathlib import Path
 
-from .ablation import VARIANTS, with_published_recipe, ablation_tasks, write_ablation_results
+from .ablation import VARIANTS, ablation_tasks, with_chosen_recipe, write_ablation_results
 from .conditioning import chapter_tasks, write_conditioning_results
 from .engine import Engine
+from .recipe import ABLATION_CHOICE
+from .recipe_search import RESULTS_FILE as RECIPE_SEARCH_FILE
+from .recipe_search import baseline_candidate
 from .reproduce import check_seeds, write_reproduce_results
 from .results import provenance
 from .settings import RunConfig
@@ -31,7 +34,7 @@ ABLATION_QUADRANTS = 1  # the setting the recipes are compared on (results/ablat
 def publish_tasks(config: RunConfig, seeds, conditioning_seeds) -> list[Task]:
     """Every task of the published results, each once."""
     return merge(reproduce_tasks(config, seeds),
-                 ablation_tasks(config.with_seed(seeds[0]), ABLATION_QUADRANTS, with_published_recipe(list(VARIANTS))),
+                 ablation_tasks(config.with_seed(seeds[0]), ABLATION_QUADRANTS, with_chosen_recipe(list(VARIANTS))),
                  chapter_tasks(config, conditioning_seeds))
 
 
@@ -106,12 +109,17 @@ def recorded_seconds(results_dir: Path) -> dict[str, float]:
         ablation = None
     if ablation:
         base = setting_key(ablation["quadrants"], ablation["seed"])
-        baseline = seconds.get(f"{base}/baseline", 0.0)
+        # the variants' baseline is the recipe search's candidate of the same schedule (its own task)
+        slug = baseline_candidate(ABLATION_CHOICE.baseline)
+        try:
+            search = json.loads((results_dir / RECIPE_SEARCH_FILE).read_text())
+            baseline = search["models"]["baseline"]["candidates"][slug]["train_seconds"]
+            seconds[f"search/{base}/baseline/{slug}"] = baseline
+        except (OSError, ValueError, KeyError, TypeError):
+            baseline = 0.0
         evaluation = seconds.get(f"{base}/cvae/evaluate")
         firsts = {}
         for variant in ablation["variants"].values():
-            if variant["published"]:
-                continue
             key = f"ablation/{base}/{variant['slug']}"
             first = firsts.get(variant["slug"].removesuffix("_step"), 0.0) if variant["slug"].endswith("_step") else 0.0
             seconds[key] = max(0.0, variant["train_seconds"] - baseline - first)

@@ -48,6 +48,7 @@ PUBLISHED_FILES = (
     "results/alpha_sweep.json",  # chapter 6's sweep of the hybrid's α
     "results/recipe_search.json",  # chapter 5's search of the other models' schedules
     "results/binarised/cll.json",  # chapter 5's table under the binarised protocol
+    "results/before_search/cll.json",  # chapter 5's: the table before the recipe search, seed against seed
 )
 _CHUNK = 1 << 20
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .recipe import FIRST_EDITION, RECIPE, model_recipes
+from .recipe import ABLATION_CHOICE, FIRST_EDITION, RECIPE, model_recipes
 from .results import QUALITY_KEYS, Estimator, best_importance_sampling
 from .settings import PROFILES
 from .util import atomic_write_text, check_finite
@@ -166,8 +166,9 @@ def trained_recipes(results: dict) -> dict | None:
     (None where it names another)."""
     if results.get("recipes"):
         return results["recipes"]
-    if results.get("recipe") == RECIPE.name and results["profile"] in PROFILES:
-        return model_recipes(PROFILES[results["profile"]])
+    named = {recipe.name: recipe for recipe in (RECIPE, ABLATION_CHOICE)}
+    if results.get("recipe") in named and results["profile"] in PROFILES:
+        return model_recipes(PROFILES[results["profile"]], named[results["recipe"]])
     return None
 
 

@@ -72,6 +72,13 @@ def binarised_results_for_book(config: RunConfig) -> dict | None:
     return load_results(path) if path.exists() else None
 
 
+def table_before_search_for_book(config: RunConfig) -> dict | None:
+    """The table as it was before the recipe search (``results/before_search/cll.json``), which chapter
+    5 compares the published one with; ``None`` where it is not on disk or in the published archive."""
+    path = published_results_folder(config, "before_search/cll.json") / "before_search" / "cll.json"
+    return load_results(path) if path.exists() else None
+
+
 def _note_reused_results(results: dict, config: RunConfig, seeds) -> None:
     """Reading the stored table saves making it: what each part took, filed under the file that
     would hold it, so that a checkpoint the chapter loads as well is counted once."""

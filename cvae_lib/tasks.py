@@ -10,7 +10,8 @@ it names and returns a small JSON-able record; the results files are assembled f
 
 A task whose checkpoint or stored evaluation exists and verifies (configuration and checksum,
 :mod:`cvae_lib.checkpoints`) loads it instead of making it again, so a stopped run resumes where it
-stopped, and a task shared by two lists (the ablation's published recipe is the table's CVAE) runs once.
+stopped, and a task shared by two lists (the baseline the ablation's recipes train on is one of the
+recipe search's candidates) runs once.
 """
 from __future__ import annotations
 
@@ -197,8 +198,11 @@ def _ablation_folder(quadrants: int, config: RunConfig) -> Path:
     return config.checkpoint_dir / config.profile.name / f"q{quadrants}" / f"seed{config.seed}" / "ablation"
 
 
-def _variant_models(config: RunConfig, quadrants: int, variant, progress: bool):
-    """An ablation variant's baseline and CVAE (the second stage of a step schedule continues its first)."""
+def _variant_models(config: RunConfig, quadrants: int, variant, progress: bool,
+                    baseline_checkpoint: str | None = None):
+    """An ablation variant's baseline and CVAE (the second stage of a step schedule continues its first).
+    The baseline is the table's where the recipe trains it the same way, else ``ablation/<baseline_checkpoint>``
+    (a checkpoint another task makes), else the variant's own."""
     from .recipe import RECIPE
     from .train import train_or_load_cvae_continued
 
@@ -206,29 +210,31 @@ def _variant_models(config: RunConfig, quadrants: int, variant, progress: bool):
     folder = _ablation_folder(quadrants, config)
     if variant.continue_at:
         first_variant = dataclasses.replace(variant, slug=variant.slug.removesuffix("_step"), continue_at=None)
-        baseline, first = _variant_models(config, quadrants, first_variant, progress)[:2]
+        baseline, first = _variant_models(config, quadrants, first_variant, progress, baseline_checkpoint)[:2]
         cvae = train_or_load_cvae_continued(data, baseline, first, config, lr=variant.continue_at,
                                             progress=progress, checkpoint_path=folder / f"{variant.slug}.pt")
         return baseline, cvae, first
     recipe = variant.recipe
-    baseline_path = "default" if recipe.baseline == RECIPE.baseline else folder / f"baseline_{variant.slug}.pt"
+    baseline_path = ("default" if recipe.baseline == RECIPE.baseline
+                     else folder / (baseline_checkpoint or f"baseline_{variant.slug}.pt"))
     cvae_path = "default" if recipe == RECIPE else folder / f"{variant.slug}.pt"
     baseline = recipe.train_baseline(data, config, progress=progress, checkpoint_path=baseline_path)
     return baseline, recipe.train_cvae(data, baseline, config, progress=progress, checkpoint_path=cvae_path), None
 
 
-def _variant(config: RunConfig, *, quadrants: int, variant, progress: bool) -> dict:
-    baseline, cvae, first = _variant_models(config, quadrants, variant, progress)
+def _variant(config: RunConfig, *, quadrants: int, variant, progress: bool, baseline_checkpoint: str | None = None) -> dict:
+    baseline, cvae, first = _variant_models(config, quadrants, variant, progress, baseline_checkpoint)
     record = model_record(cvae)
     record["baseline"] = model_record(baseline)
     record["first_stage"] = model_record(first) if first is not None else None
     return record
 
 
-def _variant_evaluate(config: RunConfig, *, quadrants: int, variant, progress: bool) -> dict:
+def _variant_evaluate(config: RunConfig, *, quadrants: int, variant, progress: bool,
+                      baseline_checkpoint: str | None = None) -> dict:
     from .experiment import TrainedSetting, evaluate_setting_cached
 
-    baseline, cvae, _ = _variant_models(config, quadrants, variant, progress)
+    baseline, cvae, _ = _variant_models(config, quadrants, variant, progress, baseline_checkpoint)
     evaluation = evaluate_setting_cached(TrainedSetting(_splits(quadrants, config), baseline, cvae,
                                                         config.seed), config)
     return {**evaluation, "made_seconds": evaluation["seconds"]}

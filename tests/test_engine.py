@@ -150,7 +150,8 @@ def test_the_recorded_seconds_name_the_tasks_of_the_published_run():
     seconds = publish.recorded_seconds(ROOT / "results")
     assert set(seconds) <= {task.key for task in tasks}
     stored = json.loads((ROOT / "results" / "cll.json").read_text())
-    assert len([key for key in seconds if not key.startswith(("ablation/", "digits/"))]) == 7 * len(stored["runs"])
+    assert len([key for key in seconds if not key.startswith(("ablation/", "digits/", "search/"))]) == 7 * len(stored["runs"])
+    assert "search/q1/seed0/baseline/constant_lr0.001" in seconds  # the ablation's baseline, from the search's file
     unrecorded = {task.action for task in tasks if task.key not in seconds}
     assert unrecorded == {"quality", "digit_classifier"}
 
@@ -174,12 +175,14 @@ def test_a_publish_run_writes_every_results_file_and_its_record(tmp_path, monkey
     assert json.loads((out / publish.RUN_RECORD).read_text()) == json.loads(json.dumps(record))
     keys = [task["task"] for task in record["tasks"]]
     assert len(keys) == len(set(keys)) == record["plan"]["tasks"] == record["tasks_made"]
-    # the ablation's published recipe is the table's CVAE: made once, in both files
-    assert "q1/seed0/cvae" in keys and not any(key.startswith("ablation/q1/seed0/published") for key in keys)
-    table = json.loads((out / "cll.json").read_text())
+    # the ablation's recipes share one baseline, the recipe search's constant-rate candidate: made once;
+    # its chosen recipe is a model of its own on it (the table's CVAE trains on the table's baseline)
+    assert [key for key in keys if key.startswith("search/")] == ["search/q1/seed0/baseline/constant_lr0.001"]
+    assert {"q1/seed0/cvae", "ablation/q1/seed0/chosen", "ablation/q1/seed0/first_edition"} <= set(keys)
     study = json.loads((out / "ablation.json").read_text())
-    published = next(v for v in study["variants"].values() if v["published"])
-    assert published["numbers"].items() <= table["runs"][0]["numbers"].items()
+    chosen = next(v for v in study["variants"].values() if v["chosen"])
+    assert study["chosen_recipe"] == ablation.ABLATION_CHOICE.name and chosen["slug"] == "chosen"
+    assert {v["baseline_epochs"] for v in study["variants"].values()} == {chosen["baseline_epochs"]}
     assert all(task["device"] == "cpu" and task["seconds"] > 0 for task in record["tasks"])
     assert record["seconds_from_scratch"] == pytest.approx(sum(t["made_seconds"] for t in record["tasks"]), abs=0.2)
     assert lines[0].startswith(f"{len(keys)} tasks on one task at a time")

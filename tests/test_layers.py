@@ -13,8 +13,8 @@ LAYERS = [
     "data", "models", "plots", "score_plots", "notebook_figures", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
-    "results", "report", "protocol_report", "experiment", "tasks", "engine",
-    "reproduce", "ablation", "recipe_search", "alpha_sweep", "conditioning", "publish_run", "conditioning_report",
+    "results", "report", "protocol_report", "search_report", "experiment", "tasks", "engine",
+    "reproduce", "recipe_search", "ablation", "alpha_sweep", "conditioning", "publish_run", "conditioning_report",
     "web_export", "stored_results",
     "book", "notebooks", "repository", "command_line", "__main__",
 ]

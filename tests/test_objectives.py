@@ -186,26 +186,29 @@ def test_a_recipe_is_squeezed_into_a_short_profile_and_left_alone_in_the_full_on
     assert RECIPE.within(PROFILES["full"].max_epochs) == RECIPE
     short = RECIPE.within(6)
     assert short.cvae.cosine_epochs == 6 and short.kl_warmup_epochs == 3
-    assert short.cvae.lr == RECIPE.cvae.lr and short.baseline == RECIPE.baseline
+    assert short.cvae.lr == RECIPE.cvae.lr and short.baseline.lr == RECIPE.baseline.lr
+    assert short.baseline.cosine_epochs == min(RECIPE.baseline.cosine_epochs, 6)  # 0 (constant) stays 0
+    assert short.schedule_of("gsnn").cosine_epochs == min(RECIPE.schedule_of("gsnn").cosine_epochs, 6)
     data = synthetic_data()
     config = config_for(TINY)
     baseline = RECIPE.train_baseline(data, config, checkpoint_path=None, progress=False)
     cvae = RECIPE.train_cvae(data, baseline, config, checkpoint_path=None, progress=False)
     squeezed = RECIPE.within(TINY.max_epochs)
+    assert baseline.config["schedule"]["cosine_epochs"] == squeezed.baseline.cosine_epochs <= TINY.max_epochs
     assert cvae.config["schedule"]["cosine_epochs"] == squeezed.cvae.cosine_epochs <= TINY.max_epochs
     assert cvae.config.get("kl_warmup_epochs", 0) == squeezed.kl_warmup_epochs
     assert cvae.epochs_run <= TINY.max_epochs
 
 
 def test_a_recipe_in_words_adds_the_kl_warm_up_to_the_models_that_have_one():
-    from cvae_lib.recipe import SEARCHED_RECIPE
+    from cvae_lib.recipe import RECIPE
     from cvae_lib.settings import PROFILES
 
     full = PROFILES["full"]
-    assert SEARCHED_RECIPE.schedule_in_words("baseline", full) == SEARCHED_RECIPE.baseline.describe(full.max_epochs, full.patience)
-    cvae = SEARCHED_RECIPE.schedule_in_words("cvae", full)
+    assert RECIPE.schedule_in_words("baseline", full) == RECIPE.baseline.describe(full.max_epochs, full.patience)
+    cvae = RECIPE.schedule_in_words("cvae", full)
     assert cvae.endswith("(not before epoch 10); the KL weight rises to 1 over the first 10 epochs")
-    gsnn = SEARCHED_RECIPE.schedule_in_words("gsnn", full)
+    gsnn = RECIPE.schedule_in_words("gsnn", full)
     assert "half a cosine over 20 epochs" in gsnn and gsnn.endswith("(not before epoch 10)")
-    fast = SEARCHED_RECIPE.schedule_in_words("cvae", PROFILES["fast"])  # squeezed like the training itself
+    fast = RECIPE.schedule_in_words("cvae", PROFILES["fast"])  # squeezed like the training itself
     assert f"over {PROFILES['fast'].max_epochs} epochs" in fast

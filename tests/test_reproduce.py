@@ -251,9 +251,9 @@ def test_cli_reproduces_the_fast_profile_end_to_end(fast_cli_run):
     assert (base / "ckpt" / "fast" / "q3" / "seed0" / "cvae.pt").exists()
 
 
-def test_the_ablation_compares_recipes_with_the_published_one_among_them(tiny_run, tmp_path):
-    from cvae_lib.ablation import Variant, render_ablation_markdown, training_ablation
-    from cvae_lib.recipe import FIRST_EDITION, RECIPE, Recipe
+def test_the_ablation_compares_recipes_with_the_chosen_one_among_them(tiny_run, tmp_path):
+    from cvae_lib.ablation import Variant, ablation_summary, render_ablation_markdown, training_ablation
+    from cvae_lib.recipe import ABLATION_CHOICE, FIRST_EDITION, Recipe
     from cvae_lib.train import Schedule
 
     base, first = tiny_run
@@ -261,10 +261,12 @@ def test_the_ablation_compares_recipes_with_the_published_one_among_them(tiny_ru
     variants = [Variant("first_edition", FIRST_EDITION), Variant("first_edition_step", FIRST_EDITION, 1e-4),
                 Variant("cosine", Recipe("cosine", cvae=Schedule(2e-3, cosine_epochs=2)))]
     results = training_ablation(config, 3, variants=variants, progress=False)
-    published = [v for v in results["variants"].values() if v["published"]]
-    assert len(published) == 1 and results["published_recipe"] == RECIPE.name
+    chosen = [v for v in results["variants"].values() if v["chosen"]]
+    assert len(chosen) == 1 and results["chosen_recipe"] == ABLATION_CHOICE.name
+    assert "Every recipe here trains on the first edition's baseline" not in ablation_summary(results)  # not VARIANTS'
     run = next(r for r in first["runs"] if r["seed"] == 0 and r["quadrants"] == 3)
-    assert published[0]["numbers"].items() <= run["numbers"].items()  # the published models, evaluation reused
+    # the table's CVAE trains on the table's baseline, the ablation's recipes on the first edition's
+    assert chosen[0]["numbers"]["baseline_nll"] != run["numbers"]["baseline_nll"]
     by_slug = {v["slug"]: v for v in results["variants"].values()}
     assert by_slug["first_edition_step"]["epochs"] > by_slug["first_edition"]["epochs"]
     assert by_slug["first_edition_step"]["numbers"] != by_slug["first_edition"]["numbers"]
@@ -272,14 +274,14 @@ def test_the_ablation_compares_recipes_with_the_published_one_among_them(tiny_ru
     assert (tmp_path / "ablation.md").read_text() == render_ablation_markdown(results)
     assert "validation −ELBO" in (tmp_path / "ablation.md").read_text()
     folder = base / "ckpt" / "tiny" / "q3" / "seed0" / "ablation"
-    for slug in ("first_edition_step", "cosine"):
+    for slug in ("chosen", "first_edition_step", "cosine"):
         assert (folder / f"{slug}.pt").exists() and (folder / f"evaluation_{slug}.json").exists()
+    # one baseline for every recipe: the recipe search's constant-rate candidate's checkpoint
+    assert [p.name for p in folder.glob("baseline*.pt")] == ["baseline_constant_lr0.001.pt"]
     with pytest.raises(ValueError, match="must come before it"):
         training_ablation(config, 3, variants=[Variant("cosine_step", FIRST_EDITION, 1e-4)], progress=False)
 
     # update-readme writes the table's block and, from the ablation.json beside cll.json, its summary
-    from cvae_lib.ablation import ablation_summary
-
     (tmp_path / "cll.json").write_text((base / "out" / "cll.json").read_text())
     markers = [line for block in ("cll-table", "ablation") for line in report.readme_markers(block)]
     readme = tmp_path / "README.md"
