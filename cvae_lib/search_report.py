@@ -127,6 +127,6 @@ def retraining_summary(before: dict, after: dict) -> str:
     if len(seeds) < 2:
         return text + " One seed cannot tell a change from the spread between seeds."
     if "lower" in verdicts["baseline"] and "lower" not in verdicts["cvae"]:
-        text += (" The baseline's better guess did not make the CVAE better in any setting, although its prior "
-                 "network reads that guess.")
+        text += (" The baseline's better guess did not make the CVAE measurably better in any setting (no "
+                 "interval of the CVAE's change lies below 0), although its prior network reads that guess.")
     return text
