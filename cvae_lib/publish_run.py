@@ -18,8 +18,7 @@ from .ablation import VARIANTS, ablation_tasks, with_chosen_recipe, write_ablati
 from .conditioning import chapter_tasks, write_conditioning_results
 from .engine import Engine
 from .recipe import ABLATION_CHOICE
-from .recipe_search import RESULTS_FILE as RECIPE_SEARCH_FILE
-from .recipe_search import baseline_candidate
+from .recipe_search import RESULTS_FILE as RECIPE_SEARCH_FILE, baseline_candidate
 from .reproduce import check_seeds, write_reproduce_results
 from .results import provenance
 from .settings import RunConfig

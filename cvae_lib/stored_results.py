@@ -68,14 +68,18 @@ def recipe_search_for_book(config: RunConfig) -> dict:
 def binarised_results_for_book(config: RunConfig) -> dict | None:
     """The table under the binarised protocol (``results/binarised/cll.json``), ``None`` when it was
     never made (its run takes about an hour per seed)."""
-    path = published_results_folder(config, "binarised/cll.json") / "binarised" / "cll.json"
-    return load_results(path) if path.exists() else None
+    return _kept_table(config, "binarised/cll.json")
 
 
 def table_before_search_for_book(config: RunConfig) -> dict | None:
     """The table as it was before the recipe search (``results/before_search/cll.json``), which chapter
     5 compares the published one with; ``None`` where it is not on disk or in the published archive."""
-    path = published_results_folder(config, "before_search/cll.json") / "before_search" / "cll.json"
+    return _kept_table(config, "before_search/cll.json")
+
+
+def _kept_table(config: RunConfig, name: str) -> dict | None:
+    """A ``cll.json`` kept in the full profile's results folder under ``name``; ``None`` where it is missing."""
+    path = published_results_folder(config, name) / name
     return load_results(path) if path.exists() else None
 
 
