@@ -34,8 +34,9 @@ ARCHIVE_STEM = "cvae-book-models"
 PUBLISHED_PROFILE = "full"  # the archive's results/ are this profile's
 # What the chapters load, relative to the project root (checkpoints/ and results/ as by default).
 PUBLISHED_FILES = (
-    "checkpoints/full/q[123]/seed0/*.pt",
-    "checkpoints/full/q[123]/seed0/evaluation*.json",
+    # the table's four models and their stored evaluations (not the α sweep's other hybrids)
+    *(f"checkpoints/full/q[123]/seed0/{model}.pt" for model in ("baseline", "cvae", "gsnn", "hybrid")),
+    *(f"checkpoints/full/q[123]/seed0/evaluation{suffix}.json" for suffix in ("", "_gsnn", "_hybrid")),
     "checkpoints/full/web/*",  # chapter 5's live demo: seed 0's models as ONNX graphs (export-web)
     "checkpoints/full/digits/seed0/cnn_digit_classifier.pt",  # chapters 7-9's judge
     # chapter 7's: the textbook design at every β, and q(z|x) concatenated at β = 1 (not the whole sweep)

@@ -192,6 +192,8 @@ def test_publish_models_packs_what_the_chapters_load_and_writes_the_manifest(tmp
     for name, data in {"checkpoints/full/q1/seed0/cvae.pt": b"weights",
                        "checkpoints/full/q1/seed0/evaluation.json": b"{}",
                        "checkpoints/full/q1/seed0/ablation/other.pt": b"not loaded by a chapter",
+                       "checkpoints/full/q1/seed0/hybrid_alpha0.9.pt": b"the alpha sweep's, not loaded",
+                       "checkpoints/full/q1/seed0/evaluation_hybrid_alpha0.9.json": b"{}",
                        "checkpoints/full/q1/seed1/cvae.pt": b"another seed",
                        "results/cll.json": b"{}"}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
