@@ -138,17 +138,20 @@ def _run(args, config) -> None:
         names = ", ".join(path.name for path in changed) or "none needed changing"
         print(f"the book follows {repository.url} (branch {repository.branch}); files rewritten: {names}")
     elif args.command == "publish-models":
-        from .published import MANIFEST_PATH, RELEASE_DIR, files_to_publish, pack
+        from .published import MANIFEST_PATH, RELEASE_DIR, Manifest, files_to_publish, pack
         from .repository import read_repository
         from .settings import project_root
 
         root = project_root()
+        manifest_path = root / "cvae_lib" / MANIFEST_PATH.name
         archive, manifest = pack(root, files_to_publish(root), Path(args.out or root / RELEASE_DIR),
-                                 read_repository(root).url)
-        manifest.write(root / "cvae_lib" / MANIFEST_PATH.name)
-        _readme_published_models(root / "README.md", root / "cvae_lib" / MANIFEST_PATH.name)
+                                 read_repository(root).url, previous=Manifest.read(manifest_path))
+        manifest.write(manifest_path)
+        _readme_published_models(root / "README.md", manifest_path)
+        kept = "".join(f"; {len(group.files)} published files not found here stay in the earlier release "
+                       f"{group.tag}" for group in manifest.earlier)
         print(f"wrote {archive.name} ({manifest.size / 2**20:.0f} MiB, {len(manifest.files)} files) and "
-              f"cvae_lib/published_models.json; attach it to the release: gh release create {manifest.tag} "
+              f"cvae_lib/published_models.json{kept}; attach it to the release: gh release create {manifest.tag} "
               f"{archive} (make release-models)")
     elif args.command == "export-web":
         from .settings import RunConfig

@@ -186,10 +186,12 @@ def timings_markdown(root=None):
     if manifest is None:
         download = "No trained models have been published yet (`make publish`), so a first run trains them."
     else:
-        download = (f"The published models are one archive of {manifest.size / 2**20:.0f} MiB "
-                    f"({len(manifest.files)} files, listed with their SHA-256 in "
-                    f"`cvae_lib/published_models.json`): the first chapter that needs one downloads it "
-                    f"once, which adds the download time to the first column.")
+        archives = manifest.archives()
+        sizes = " and ".join(f"{source.size / 2**20:.0f} MiB" for source in archives)
+        download = (f"The published models are {'one archive' if len(archives) == 1 else f'{len(archives)} archives'}"
+                    f" of {sizes} ({len(manifest.all_files())} files, listed with their SHA-256 in "
+                    f"`cvae_lib/published_models.json`): the first chapter that needs a file downloads the "
+                    f"archive that holds it, once, which adds the download time to the first column.")
     gpu = any("no GPU" not in entry.get("machine", "no GPU") for entry in (full, fast))
     last = timings.get("last_profile")
     status = ("The stored outputs on these pages come from the `full` profile: the published numbers."

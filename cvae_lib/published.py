@@ -5,30 +5,26 @@ load (:data:`PUBLISHED_FILES`: seed 0's checkpoints and stored evaluations of ev
 whole-digit models, the published results) into one archive under ``_build/release/``, and writes
 the manifest ``cvae_lib/published_models.json`` (committed, and installed with the library): each
 file's path, size and SHA-256, and the archive's name, size, SHA-256 and download URL, a release
-asset of the repository named in ``_config.yml``.
+asset of the repository named in ``_config.yml``. A published file that is not on the packing
+machine (a model trained elsewhere that this run did not retrain) is not dropped: the manifest keeps
+it under ``earlier``, with the archive of the release that already holds it.
 
-When a checkpoint is missing and the manifest lists it, :meth:`Fetcher.fetch` downloads the
-archive once (with a progress bar), checks its size and SHA-256 and then every file's, and writes
-the files that are missing, each atomically; a file that exists is never replaced. Offline, on a
-mismatch, or with ``$CVAE_DOWNLOAD=0`` it says so in one line and the caller trains instead.
+When a checkpoint is missing and the manifest lists it, :mod:`cvae_lib.fetch` downloads the
+archive that holds it, verified, and writes the missing files (or says in one line why not).
 """
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import gzip
 import hashlib
-import http.client
 import io
 import json
-import os
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 MANIFEST_PATH = Path(__file__).with_name("published_models.json")
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: published files of earlier releases kept under "earlier"; 1 is read too
 RELEASE_DIR = Path("_build") / "release"
 ARCHIVE_STEM = "cvae-book-models"
 PUBLISHED_PROFILE = "full"  # the archive's results/ are this profile's
@@ -81,6 +77,8 @@ class Manifest:
     size: int
     sha256: str
     files: tuple[PublishedFile, ...]
+    # published files this archive does not hold, each group with the earlier release's archive that does
+    earlier: tuple[Manifest, ...] = ()
 
     @classmethod
     def read(cls, path: Path = MANIFEST_PATH) -> Manifest | None:
@@ -88,34 +86,57 @@ class Manifest:
         if not Path(path).exists():
             return None
         data = json.loads(Path(path).read_text())
-        if data.get("format") != MANIFEST_FORMAT:
+        if data.get("format") not in (1, MANIFEST_FORMAT):
             raise PublishError(f"{path} has format {data.get('format')!r}, this library reads "
-                               f"{MANIFEST_FORMAT}; update the library")
+                               f"1 and {MANIFEST_FORMAT}; update the library")
+        return cls._from_json(data)
+
+    @classmethod
+    def _from_json(cls, data: dict) -> Manifest:
         archive = data["archive"]
         return cls(data["tag"], archive["name"], archive["url"], archive["size"], archive["sha256"],
-                   tuple(PublishedFile(**entry) for entry in data["files"]))
+                   tuple(PublishedFile(**entry) for entry in data["files"]),
+                   tuple(cls._from_json(group) for group in data.get("earlier", ())))
+
+    def _json(self) -> dict:
+        return {"tag": self.tag,
+                "archive": {"name": self.archive, "url": self.url, "size": self.size, "sha256": self.sha256},
+                "files": [dataclasses.asdict(entry) for entry in self.files]}
 
     def write(self, path: Path = MANIFEST_PATH) -> Path:
         from .util import atomic_write_json
 
-        return atomic_write_json({
-            "format": MANIFEST_FORMAT,
-            "tag": self.tag,
-            "archive": {"name": self.archive, "url": self.url, "size": self.size, "sha256": self.sha256},
-            "files": [dataclasses.asdict(entry) for entry in self.files],
-        }, path)
+        return atomic_write_json({"format": MANIFEST_FORMAT, **self._json(),
+                                  "earlier": [group._json() for group in self.earlier]}, path)
+
+    def archives(self) -> tuple[Manifest, ...]:
+        """This archive and then the earlier ones, each with the published files it serves."""
+        return (dataclasses.replace(self, earlier=()), *self.earlier)
+
+    def all_files(self) -> tuple[PublishedFile, ...]:
+        return tuple(entry for source in self.archives() for entry in source.files)
 
     def with_repository(self, repository_url: str) -> Manifest:
-        """The same archive, downloaded from a release of another repository."""
-        return dataclasses.replace(self, url=release_url(repository_url, self.tag, self.archive))
+        """The same archives, downloaded from releases of another repository."""
+        return dataclasses.replace(self, url=release_url(repository_url, self.tag, self.archive),
+                                   earlier=tuple(group.with_repository(repository_url) for group in self.earlier))
 
     def summary(self) -> str:
         """What is published, in a sentence for the README (``update-readme`` writes it there)."""
-        checkpoints = sum(entry.path.endswith(".pt") for entry in self.files)
-        return (f"The models published now: [`{self.archive}`]({self.url}), {self.size / 2**20:.0f} MiB, "
-                f"{len(self.files)} files ({checkpoints} checkpoints, "
-                f"{len(self.files) - checkpoints} stored evaluations and results), downloaded from the "
-                f"release `{self.tag}` (`make release-models` attaches the archive to it).")
+        def counted(files) -> str:
+            checkpoints = sum(entry.path.endswith(".pt") for entry in files)
+            return (f"{len(files)} file{'s' * (len(files) != 1)} ({checkpoints} checkpoints, "
+                    f"{len(files) - checkpoints} stored evaluations and results)")
+
+        text = (f"The models published now: [`{self.archive}`]({self.url}), {self.size / 2**20:.0f} MiB, "
+                f"{counted(self.files)}, downloaded from the release `{self.tag}` (`make release-models` "
+                f"attaches the archive to it).")
+        for group in self.earlier:
+            text += (f" {counted(group.files)} that it does not hold "
+                     f"come from the earlier release `{group.tag}` ([`{group.archive}`]({group.url}), "
+                     f"{group.size / 2**20:.0f} MiB): they were published before and not trained again "
+                     f"where this archive was packed.")
+        return text
 
 
 def release_url(repository_url: str, tag: str, name: str) -> str:
@@ -128,11 +149,30 @@ def files_to_publish(root: Path) -> list[Path]:
     return sorted({path for pattern in PUBLISHED_FILES for path in root.glob(pattern) if path.is_file()})
 
 
-def pack(root: Path, files: list[Path], out_dir: Path, repository_url: str) -> tuple[Path, Manifest]:
+def is_published(path: str) -> bool:
+    """Whether ``path`` (relative to the project root) is one of :data:`PUBLISHED_FILES`."""
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in PUBLISHED_FILES)
+
+
+def carried_over(previous: Manifest | None, packed: set[str]) -> tuple[Manifest, ...]:
+    """The files of the ``previous`` manifest that are still published but not ``packed`` now (not on
+    this machine), grouped by the earlier archive that holds them; a file no longer published is dropped."""
+    groups, seen = [], set(packed)
+    for source in previous.archives() if previous is not None else ():
+        files = tuple(entry for entry in source.files if entry.path not in seen and is_published(entry.path))
+        seen.update(entry.path for entry in files)
+        if files:
+            groups.append(dataclasses.replace(source, files=files))
+    return tuple(groups)
+
+
+def pack(root: Path, files: list[Path], out_dir: Path, repository_url: str,
+         previous: Manifest | None = None) -> tuple[Path, Manifest]:
     """A reproducible ``.tar.gz`` of ``files`` (paths under ``root``) in ``out_dir``, and its manifest.
 
     The same files give the same archive bytes (sorted, no times, no owners), so the release tag,
-    named after the archive's SHA-256, changes only when a published file does.
+    named after the archive's SHA-256, changes only when a published file does. The published files
+    of the ``previous`` manifest that are not packed here stay in the manifest under ``earlier``.
     """
     from .util import atomic_write_bytes
 
@@ -154,124 +194,5 @@ def pack(root: Path, files: list[Path], out_dir: Path, repository_url: str) -> t
     tag = f"models-{digest[:12]}"
     name = f"{ARCHIVE_STEM}-{digest[:12]}.tar.gz"
     path = atomic_write_bytes(data, Path(out_dir) / name)
-    return path, Manifest(tag, name, release_url(repository_url, tag, name), len(data), digest, tuple(entries))
-
-
-class Fetcher:
-    """Brings the published files into this project's folders when a checkpoint is missing.
-
-    ``checkpoint_dir`` and ``results_dir`` are where the archive's ``checkpoints/`` and
-    ``results/`` go (a run's folders); ``results_dir=None`` leaves the results out.
-    """
-
-    _failed: set[str] = set()  # URLs that failed in this process: said once, not tried again
-
-    def __init__(self, manifest: Manifest | None, checkpoint_dir: Path, results_dir: Path | None,
-                 progress: bool = True, log=print):
-        self.manifest, self.progress, self.log = manifest, progress, log
-        self.folders = {"checkpoints": Path(checkpoint_dir), "results": Path(results_dir) if results_dir else None}
-
-    def local_path(self, entry: PublishedFile) -> Path | None:
-        top, _, rest = entry.path.partition("/")
-        folder = self.folders.get(top)
-        return folder / rest if folder is not None and rest else None
-
-    def publishes(self, path: Path) -> bool:
-        """Whether the manifest lists ``path`` (a file in this run's folders)."""
-        path = Path(path).resolve()
-        return self.manifest is not None and any(
-            local is not None and local.resolve() == path for local in map(self.local_path, self.manifest.files))
-
-    def fetch(self, path: Path) -> bool:
-        """Make ``path`` exist from the published archive; ``False`` (said in one line) if it cannot."""
-        if not self.publishes(path):
-            return False
-        if self.manifest.url in self._failed:
-            return False
-        missing = [(entry, local) for entry in self.manifest.files
-                   if (local := self.local_path(entry)) is not None and not local.exists()]
-        self.log(f"downloading the published models ({self.manifest.size / 2**20:.0f} MiB, once): {self.manifest.url}")
-        try:
-            archive = self._download(Path(path).parent)
-            try:
-                self._extract(archive, missing)
-            finally:
-                archive.unlink(missing_ok=True)
-        except PublishError as exc:
-            self._failed.add(self.manifest.url)
-            self.log(f"published models not used: {exc}; training instead")
-            return False
-        return Path(path).exists()
-
-    def _download(self, near: Path) -> Path:
-        """The archive, downloaded to a temporary file beside ``near`` and verified."""
-        manifest = self.manifest
-        near.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=near, prefix=f".{manifest.archive}.", suffix=".part")
-        part = Path(name)
-        digest, received = hashlib.sha256(), 0
-        try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(manifest.url, timeout=30) as response, \
-                    _progress_bar(manifest, self.progress) as bar:
-                for block in iter(lambda: response.read(_CHUNK), b""):
-                    received += len(block)
-                    if received > manifest.size:
-                        raise PublishError(f"{manifest.url} sent more than the {manifest.size:,} bytes published")
-                    digest.update(block)
-                    out.write(block)
-                    bar.update(len(block))
-            if received != manifest.size:
-                raise PublishError(f"could not download {manifest.url}: it stopped at {received:,} of "
-                                   f"{manifest.size:,} bytes")
-            if digest.hexdigest() != manifest.sha256:
-                raise PublishError(f"{manifest.archive} does not match the SHA-256 of the manifest "
-                                   f"(a damaged or different file)")
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-            part.unlink(missing_ok=True)
-            reason = getattr(exc, "reason", None) or exc
-            raise PublishError(f"could not download {manifest.url} ({reason})") from None
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return part
-
-    def _extract(self, archive: Path, wanted: list[tuple[PublishedFile, Path]]) -> None:
-        """Write the ``wanted`` members, each checked against its SHA-256; all or none of them."""
-        from .util import atomic_write_bytes
-
-        written = []
-        try:
-            with tarfile.open(archive, mode="r:gz") as tar:
-                for entry, local in wanted:
-                    try:
-                        data = tar.extractfile(entry.path).read()
-                    except (KeyError, AttributeError):
-                        raise PublishError(f"{self.manifest.archive} lacks {entry.path}") from None
-                    if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
-                        raise PublishError(f"{entry.path} in {self.manifest.archive} does not match the manifest")
-                    written.append(atomic_write_bytes(data, local))
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            for path in written:
-                path.unlink(missing_ok=True)
-            raise PublishError(f"{self.manifest.archive} cannot be unpacked ({exc})") from None
-        except PublishError:
-            for path in written:
-                path.unlink(missing_ok=True)
-            raise
-
-
-def fetcher_for(config, progress: bool = True) -> Fetcher | None:
-    """The fetcher of a run (a :class:`~cvae_lib.settings.RunConfig`); ``None`` when it does not
-    download or no models were published."""
-    manifest = Manifest.read(config.models_manifest) if config.models_manifest is not None else None
-    if manifest is None:
-        return None
-    results = config.results_dir if config.profile.name == PUBLISHED_PROFILE else None  # not a smoke run's
-    return Fetcher(manifest, config.checkpoint_dir, results, progress)
-
-
-def _progress_bar(manifest: Manifest, shown: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=manifest.size, unit="B", unit_scale=True, unit_divisor=1024, disable=not shown,
-                desc=f"downloading {manifest.archive}")
+    return path, Manifest(tag, name, release_url(repository_url, tag, name), len(data), digest, tuple(entries),
+                          carried_over(previous, {entry.path for entry in entries}))

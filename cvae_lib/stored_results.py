@@ -11,7 +11,7 @@ from pathlib import Path
 from .alpha_sweep import load_alpha_sweep
 from .checkpoints import default_checkpoint_path, note_reused
 from .conditioning_report import load_conditioning
-from .published import fetcher_for
+from .fetch import fetcher_for
 from .recipe_search import RESULTS_FILE as RECIPE_SEARCH_FILE, load_recipe_search
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, load_results

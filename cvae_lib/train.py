@@ -21,7 +21,7 @@ from .data import QuadrantData, QuadrantSplit
 from .loop import EVAL_BATCH_SIZE, FitResult, fit
 from .models import CVAE, BaselineNet
 from .objectives import BaselineObjective, check_objective, cvae_objective
-from .published import fetcher_for
+from .fetch import fetcher_for
 from .settings import RunConfig, as_int
 
 SNAPSHOT_IMAGES = 8  # validation images whose predictions are stored after every epoch

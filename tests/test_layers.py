@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cvae_lib"
 # Bottom to top: a module may import only modules listed before it (the README's layout table).
 LAYERS = [
-    "util", "published", "settings",
+    "util", "published", "fetch", "settings",
     "data", "models", "plots", "score_plots", "notebook_figures", "digit_plots", "digits",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",

@@ -17,7 +17,8 @@ import pytest
 
 from cvae_lib import experiment
 from cvae_lib.__main__ import main
-from cvae_lib.published import Fetcher, Manifest, pack
+from cvae_lib.fetch import Fetcher
+from cvae_lib.published import Manifest, PublishedFile, pack
 from cvae_lib.settings import RunConfig
 from cvae_lib.train import train_or_load_baseline, train_or_load_cvae
 from tests.helpers import TINY, synthetic_data
@@ -215,3 +216,53 @@ def test_publish_models_with_nothing_trained_says_so_in_one_line(tmp_path, monke
     assert main(["publish-models"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nothing to publish" in err[0]
+
+
+def test_files_of_an_earlier_release_are_fetched_from_its_own_archive(published, tmp_path, tmp_path_factory):
+    earlier = Manifest.read(published["manifest"])  # served by the test server
+    newer_files = tmp_path_factory.mktemp("newer")
+    (newer_files / "results").mkdir()
+    (newer_files / "results" / "other.json").write_text("{}")
+    _, newer = pack(newer_files, [newer_files / "results" / "other.json"], tmp_path_factory.mktemp("out"), REPOSITORY)
+    newer = dataclasses.replace(newer, url="http://127.0.0.1:9/" + newer.archive, earlier=(earlier,))  # port 9: closed
+    path = tmp_path / "published_models.json"
+    newer.write(path)
+    manifest = Manifest.read(path)
+    assert manifest == newer and [source.tag for source in manifest.archives()] == [newer.tag, earlier.tag]
+    lines = []
+    fetcher = Fetcher(manifest, tmp_path / "checkpoints", tmp_path / "results", progress=False, log=lines.append)
+    try:
+        assert fetcher.fetch(tmp_path / "checkpoints" / "tiny" / "q2" / "seed0" / "cvae.pt")
+        assert lines == [f"downloading the published models ({earlier.size / 2**20:.0f} MiB, once): {earlier.url}"]
+        assert not fetcher.fetch(tmp_path / "results" / "other.json")  # the newer archive: not reachable here
+        assert "could not download http://127.0.0.1:9/" in lines[-1]
+    finally:
+        Fetcher._failed.clear()
+
+
+def test_publish_models_keeps_published_files_it_does_not_have_in_their_earlier_release(tmp_path, monkeypatch,
+                                                                                     capsys):
+    shutil.copy(Path(__file__).resolve().parents[1] / "_config.yml", tmp_path)
+    (tmp_path / "cvae_lib").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "cll.json").write_text("{}")
+    earlier_files = {"checkpoints/full/digits/seed0/cnn_digit_classifier.pt": "a model not trained here",
+                     "results/cll.json": "packed again from this machine",
+                     "checkpoints/full/q1/seed0/hybrid_alpha0.9.pt": "no longer published"}
+    earlier = Manifest("models-0123456789ab", "cvae-book-models-0123456789ab.tar.gz",
+                       "https://example.org/old.tar.gz", 1000, "0" * 64,
+                       tuple(PublishedFile(path, 10, hashlib.sha256(text.encode()).hexdigest())
+                             for path, text in earlier_files.items()))
+    earlier.write(tmp_path / "cvae_lib" / "published_models.json")
+    monkeypatch.chdir(tmp_path)
+    assert main(["publish-models"]) == 0
+    manifest = Manifest.read(tmp_path / "cvae_lib" / "published_models.json")
+    assert [entry.path for entry in manifest.files] == ["results/cll.json"]
+    assert [(group.tag, group.url, [entry.path for entry in group.files]) for group in manifest.earlier] == [
+        (earlier.tag, earlier.url, ["checkpoints/full/digits/seed0/cnn_digit_classifier.pt"])]
+    assert (f"1 file (1 checkpoints, 0 stored evaluations and results) that it does not hold come from the "
+            f"earlier release `{earlier.tag}`") in manifest.summary()
+    assert f"1 published files not found here stay in the earlier release {earlier.tag}" in capsys.readouterr().out
+    # packed once more from the same files, the earlier release is still named (not lost on the second run)
+    assert main(["publish-models"]) == 0
+    assert Manifest.read(tmp_path / "cvae_lib" / "published_models.json").earlier == manifest.earlier

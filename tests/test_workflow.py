@@ -56,3 +56,6 @@ def test_the_release_check_reads_the_keys_the_manifest_has(workflow):
     manifest = json.loads((ROOT / "cvae_lib" / "published_models.json").read_text())
     for key in ("url", "sha256"):
         assert f'a["{key}"]' in script and key in manifest["archive"]
+    # every archive: the manifest's own and those of the earlier releases it keeps files in
+    assert 'm.get("earlier", [])' in script and "while read -r url sha" in script
+    assert all(key in group["archive"] for group in manifest.get("earlier", []) for key in ("url", "sha256"))
