@@ -18,9 +18,9 @@ import pytest
 
 from cvae_lib.data import load_mnist, load_splits
 from cvae_lib.published import pack
+from cvae_lib.recipe import RECIPE
 from cvae_lib.repository import INSTALL_CELL_MARK, read_repository
 from cvae_lib.settings import PROFILES, RunConfig
-from cvae_lib.train import train_or_load_baseline
 from tests.test_published import _Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def colab(tmp_path_factory):
                                         download=False)
     mnist = load_mnist(config.data_dir)
     for q in config.quadrants:
-        train_or_load_baseline(load_splits(q, PROFILES["fast"], mnist), config, progress=False)
+        RECIPE.train_baseline(load_splits(q, PROFILES["fast"], mnist), config, progress=False)  # as chapter 2 does
     archive, manifest = pack(maker, sorted(maker.rglob("*.pt")), base / "release", read_repository(ROOT).url)
     server = _Server(archive)
     # 2. the repository, as Colab's install cell fetches it, publishing those models at that server
