@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .published import _CHUNK, PUBLISHED_PROFILE, Manifest, PublishedFile, PublishError
+from .published import PUBLISHED_PROFILE, READ_BLOCK_BYTES, Manifest, PublishedFile, PublishError
 
 
 class Fetcher:
@@ -80,7 +80,7 @@ class Fetcher:
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(manifest.url, timeout=30) as response, \
                     _progress_bar(manifest, self.progress) as bar:
-                for block in iter(lambda: response.read(_CHUNK), b""):
+                for block in iter(lambda: response.read(READ_BLOCK_BYTES), b""):
                     received += len(block)
                     if received > manifest.size:
                         raise PublishError(f"{manifest.url} sent more than the {manifest.size:,} bytes published")

@@ -47,7 +47,7 @@ PUBLISHED_FILES = (
     "results/binarised/cll.json",  # chapter 5's table under the binarised protocol
     "results/before_search/cll.json",  # chapter 5's: the table before the recipe search, seed against seed
 )
-_CHUNK = 1 << 20
+READ_BLOCK_BYTES = 1 << 20  # files and downloads are hashed and copied in blocks of this size
 
 
 class PublishError(RuntimeError):
@@ -57,7 +57,7 @@ class PublishError(RuntimeError):
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
+        for block in iter(lambda: handle.read(READ_BLOCK_BYTES), b""):
             digest.update(block)
     return digest.hexdigest()
 
