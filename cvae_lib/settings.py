@@ -235,11 +235,13 @@ class RunConfig:
 
 def _relative(path: Path, root: Path) -> str:
     """A path as a reader should see it: relative to the project, never this machine's."""
-    path = Path(path).resolve()
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return f"<{path.name}>"
+    # the path as given first: a folder of the project may be a link to another disk
+    for candidate in (Path(os.path.abspath(path)), Path(path).resolve()):
+        try:
+            return str(candidate.relative_to(root))
+        except ValueError:
+            pass
+    return f"<{Path(path).name}>"
 
 
 def seed_everything(seed: int) -> None:

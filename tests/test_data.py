@@ -166,6 +166,21 @@ def test_profile_from_environment(monkeypatch):
         settings.get_profile()
 
 
+def test_a_project_folder_linked_to_another_disk_is_shown_by_its_place_in_the_project(monkeypatch, tmp_path):
+    """checkpoints/full may be a link to a larger disk: the chapters still print checkpoints/full, and
+    a folder outside the project only by its name, never this machine's path."""
+    root, disk = tmp_path.resolve() / "project", tmp_path.resolve() / "disk"
+    (disk / "full").mkdir(parents=True)
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "checkpoints" / "full").symlink_to(disk / "full", target_is_directory=True)
+    monkeypatch.setattr(settings, "project_root", lambda: root)
+    monkeypatch.delenv("CVAE_CHECKPOINT_DIR", raising=False)
+    linked = settings.RunConfig.from_environment("full", data_dir=disk).describe()
+    assert "checkpoints  : checkpoints/full\n" in linked and str(tmp_path) not in linked
+    outside = settings.RunConfig.from_environment("full", data_dir=disk, checkpoint_dir=disk).describe()
+    assert "checkpoints  : <full>\n" in outside and str(tmp_path) not in outside
+
+
 def test_relative_path_variables_are_made_absolute_for_the_notebook_kernels(monkeypatch, tmp_path):
     # execute-book starts kernels in book/: a relative path typed at the root must still work there
     from cvae_lib.notebooks import kernel_environment
