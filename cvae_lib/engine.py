@@ -9,7 +9,8 @@
   asks for ``threads`` CPUs and, where the cluster has GPUs, a share of one.
 
 Whatever runs them, each task trains with the seed of its own configuration, so the numbers are
-the same; with the same thread count per task, bit for bit. Each finished task prints one line
+the same; with the same thread count per task on the same CPU model, bit for bit (another model's
+kernels round differently: the record names each task's CPU). Each finished task prints one line
 (done / total, elapsed, an estimate of what is left) and leaves a record: its seconds, the worker
 and the device it ran on, whether it loaded what an earlier run made (:attr:`Engine.records`).
 """
@@ -103,7 +104,7 @@ def execute(task: Task, threads: int | None, progress: bool = False, device: str
     """Run one task where this is called; its output with the record of where and how long."""
     import torch
 
-    from .util import flush_denormal_floats
+    from .util import cpu_model, flush_denormal_floats
 
     before = torch.get_num_threads()
     if threads is not None:
@@ -118,7 +119,7 @@ def execute(task: Task, threads: int | None, progress: bool = False, device: str
         torch.set_num_threads(before)
     seconds = time.perf_counter() - start
     return {"output": output, "seconds": seconds, "worker": f"{socket.gethostname()}:{os.getpid()}",
-            "device": task.config.device, "threads": threads or before}
+            "device": task.config.device, "threads": threads or before, "cpu": cpu_model()}
 
 
 def _run_here(engine: Engine, graph: dict[str, Task], tracker: _Progress, progress: bool) -> dict[str, dict]:
@@ -266,7 +267,7 @@ class _Progress:
         record = {"task": task.key, "action": task.action, "seconds": round(result["seconds"], 3),
                   "made_seconds": round(output.get("made_seconds", result["seconds"]), 3),
                   "loaded": loaded, "worker": result["worker"], "device": result["device"],
-                  "threads": result["threads"],
+                  "threads": result["threads"], "cpu": result["cpu"],
                   "finished_after": round(time.perf_counter() - self.start, 3)}
         self.engine.records.append(record)
         done = self.total - len(self.left)

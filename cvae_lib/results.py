@@ -18,6 +18,7 @@ import torch
 
 from .data import output_pixels
 from .settings import RunProfile
+from .util import cpu_model
 
 RESULTS_FORMAT = 3  # 2: adds the gap, chapter 9's quality measures and the classifier; 3: the remedies
 CURVE_SAMPLES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)  # S of the estimates-against-S figure
@@ -138,18 +139,18 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float] 
 
 
 def provenance() -> dict:
-    """What a stored number was computed with: library versions and the machine."""
+    """What a stored number was computed with: library versions and the machine, its CPU model
+    included (the threads of each task are in the engine's records)."""
     import matplotlib
     import pyro
     import torchvision
 
     from . import __version__
 
-    cpu = platform.processor() or platform.machine()
     if torch.cuda.is_available():
         machine = f"{torch.cuda.get_device_name(0)} (GPU); {os.cpu_count()} CPU cores"
     else:
-        machine = f"{os.cpu_count()} CPU cores ({cpu}, {platform.system()}), no GPU used"
+        machine = f"{os.cpu_count()} CPU cores ({cpu_model()}; {platform.machine()}, {platform.system()}), no GPU used"
     versions = {"python": platform.python_version(), "torch": torch.__version__,
                 "torchvision": torchvision.__version__, "pyro": pyro.__version__,
                 "matplotlib": matplotlib.__version__, "cvae_lib": __version__}

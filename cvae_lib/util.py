@@ -1,10 +1,11 @@
-"""Small helpers: atomic writes (nothing saved is ever half-written), finite numbers only, and
-output folders checked before a long run starts."""
+"""Small helpers: atomic writes (nothing saved is ever half-written), finite numbers only,
+output folders checked before a long run starts, and the name of the CPU that computes."""
 from __future__ import annotations
 
 import json
 import math
 import os
+import platform
 import tempfile
 from pathlib import Path
 
@@ -105,3 +106,23 @@ def flush_denormal_floats() -> None:
     call it again for the calling thread. A no-op where the CPU has no such mode.
     """
     torch.set_flush_denormal(True)
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The processor's name and, on x86, its family and model numbers. Two machines of one cloud
+    "kind" can hold different CPUs, whose matrix kernels round differently (and run at different
+    speeds): a number reproduces bit for bit only on the same model with the same threads. Read
+    from /proc/cpuinfo on Linux (``cpuinfo``: its text, for tests); elsewhere what ``platform`` knows."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            cpuinfo = ""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())  # the first processor's lines
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if fields.get("cpu family") and fields.get("model"):
+        name += f", family {fields['cpu family']}, model {fields['model']}"
+    return name

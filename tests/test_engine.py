@@ -14,6 +14,7 @@ from cvae_lib import ablation, conditioning, publish_run as publish
 from cvae_lib.engine import Engine
 from cvae_lib.settings import PROFILES, RunConfig
 from cvae_lib.tasks import Task, reproduce_tasks
+from cvae_lib.util import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = r"(?:\d+ h \d+ min|\d+ min \d+ s|\d+ s)"  # as the progress line writes it: a busy machine takes minutes
@@ -62,6 +63,7 @@ def test_one_task_at_a_time_makes_each_after_what_it_needs(serial_run):
         assert all(order.index(need) < order.index(task.key) for need in task.needs)
     assert not any(record["loaded"] for record in records)
     assert all(record["device"] == "cpu" and record["threads"] == 1 for record in records)
+    assert all(record["cpu"] == cpu_model() for record in records)  # bit for bit needs the same CPU model
     # one progress line per task: done / total, elapsed, and (while tasks are left) an estimate
     assert len(lines) == 5 and all(re.match(rf"\[{i}/5\] \S+: done in {DURATION} on .+ elapsed", line)
                                    for i, line in enumerate(lines, 1))
