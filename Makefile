@@ -54,6 +54,8 @@ publish: setup
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib alpha-sweep --profile full --seeds 0 --out results --no-progress \
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
+	$(PY) -m cvae_lib alpha-sweep --profile full --add-test-seeds 1 2 --out results --no-progress \
+	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib recipe-search --profile full --out results --no-progress \
 	  --jobs $(JOBS) --engine $(ENGINE) $(if $(ADDRESS),--address $(ADDRESS))
 	$(PY) -m cvae_lib reproduce --profile binarised --seeds 0 1 2 --out results/binarised --no-progress \

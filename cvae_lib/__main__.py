@@ -69,6 +69,14 @@ def _run(args, config) -> None:
 
         run_conditioning(config, args.seeds, progress=not args.no_progress, engine=engine)
         print(f"wrote {config.results_dir}/conditioning.json")
+    elif args.command == "alpha-sweep" and args.add_test_seeds:
+        from .alpha_sweep import RESULTS_FILE, add_test_seeds, tested_seeds
+
+        sweep = add_test_seeds(config, args.add_test_seeds, engine=engine, progress=not args.no_progress)
+        print(f"wrote {config.results_dir}/{RESULTS_FILE}: test rows over seeds {tested_seeds(sweep)}")
+        for q, entry in sweep["settings"].items():
+            scores = ", ".join(f"{name} {row['mean']:.2f}" for name, row in entry["test"].items())
+            print(f"  {q} quadrant(s), α {entry['chosen_alpha']:g}: {scores}")
     elif args.command == "alpha-sweep":
         from .alpha_sweep import RESULTS_FILE, run_alpha_sweep
 

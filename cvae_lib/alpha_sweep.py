@@ -8,7 +8,10 @@ its negative CLL by importance sampling with S = :data:`VALIDATION_SAMPLES`, and
 prior, the score of a single prediction. The CVAE is scored the same way as the end α = 1. The α of
 the lowest validation CLL (mean over seeds) is chosen per setting; only that hybrid is evaluated on
 the test set, with the table's estimators. ``python -m cvae_lib alpha-sweep`` writes
-``alpha_sweep.json``; a stopped run resumes from the checkpoints and stored scores.
+``alpha_sweep.json``; a stopped run resumes from the checkpoints and stored scores. Its
+``--add-test-seeds`` (:func:`add_test_seeds`) then trains and tests the chosen hybrids for more seeds
+without sweeping again, so that their test rows are means over the table's seeds, held against the
+CVAE seed by seed.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .recipe import HYBRID_ALPHA, RECIPE
-from .results import provenance
+from .results import provenance, t_interval
 from .settings import PROFILES, RunConfig
 from .tasks import Task, setting_key
 from .util import atomic_write_json, ensure_writable_folder, read_stored_json
@@ -120,12 +123,69 @@ def run_alpha_sweep(config: RunConfig, seeds, alphas=SWEEP_ALPHAS, *, engine: En
     chosen = choose(sweep)
     tested = engine.run(test_tasks(config, seeds, chosen), progress=progress, log=log)
     for q, alpha in chosen.items():
-        evaluations = [tested[f"{_model_key(setting_key(q, seed), alpha)}/evaluate"] for seed in seeds]
-        best_is = max(int(key.rsplit("_", 1)[1]) for key in evaluations[0]["numbers"] if key.startswith("cvae_is_"))
         sweep["settings"][str(q)]["chosen_alpha"] = alpha
-        sweep["settings"][str(q)]["test"] = {
-            f"cvae_is_{best_is}": _summary([e["numbers"][f"cvae_is_{best_is}"] for e in evaluations]),
-            "one_draw": _summary([_one_draw(e) for e in evaluations])}
+        sweep["settings"][str(q)]["test"] = _test_row({}, {seed: _test_evaluation(tested, q, seed, alpha)
+                                                          for seed in seeds})
+    sweep["test_seeds"] = list(seeds)
+    atomic_write_json(sweep, out / RESULTS_FILE)
+    return sweep
+
+
+def tested_seeds(sweep: dict) -> list[int]:
+    """The seeds of the chosen hybrids' test rows: the sweep's own and those added by
+    :func:`add_test_seeds` (a file written before either only has the sweep's)."""
+    return sweep.get("test_seeds", sweep["seeds"])
+
+
+def _test_evaluation(tested: dict[str, dict], q: int, seed: int, alpha: float) -> dict:
+    return tested[f"{_model_key(setting_key(q, seed), alpha)}/evaluate"]
+
+
+def _test_row(kept: dict[int, dict], evaluations: dict[int, dict]) -> dict:
+    """A chosen hybrid's test row over seeds: the largest S of importance sampling and one draw from the
+    prior, per seed in order of seed; ``evaluations`` replace or join the ``kept`` per-seed numbers
+    (``{seed: {name: value}}``)."""
+    per_seed = {seed: dict(numbers) for seed, numbers in kept.items()}
+    for seed, evaluation in evaluations.items():
+        best_is = max(int(key.rsplit("_", 1)[1]) for key in evaluation["numbers"] if key.startswith("cvae_is_"))
+        per_seed[seed] = {f"cvae_is_{best_is}": evaluation["numbers"][f"cvae_is_{best_is}"],
+                          "one_draw": _one_draw(evaluation)}
+    names = {tuple(numbers) for numbers in per_seed.values()}
+    if len(names) != 1:
+        raise ValueError(f"the seeds' test numbers name different estimators ({sorted(names)}): the added seeds "
+                         "must be evaluated with the stored sweep's profile")
+    return {name: _summary([per_seed[seed][name] for seed in sorted(per_seed)]) for name in names.pop()}
+
+
+def add_test_seeds(config: RunConfig, seeds, *, engine: Engine | None = None, progress: bool = True,
+                   log=print) -> dict:
+    """Evaluate each setting's chosen hybrid of the stored ``alpha_sweep.json`` on the test set for more
+    ``seeds`` (trained, or loaded, with the published recipe), without sweeping again: α stays the one
+    chosen on the sweep's validation split, the new seeds' numbers join (or replace) the test rows, and
+    the file records the seeds added and the machine and versions they were computed with."""
+    engine = engine or Engine()
+    out = ensure_writable_folder(config.results_dir)
+    sweep = load_alpha_sweep(out)
+    if sweep["profile"] != config.profile.name:
+        raise ValueError(f"the stored sweep is of profile {sweep['profile']!r}, not {config.profile.name!r}: "
+                         f"pass --profile {sweep['profile']}")
+    chosen = {int(q): entry.get("chosen_alpha") for q, entry in sweep["settings"].items()}
+    if None in chosen.values() or not all("test" in entry for entry in sweep["settings"].values()):
+        raise ValueError(f"{out / RESULTS_FILE} has no chosen α with a test row for every setting: run "
+                         "`python -m cvae_lib alpha-sweep` to the end first")
+    seeds = list(dict.fromkeys(seeds))
+    tested = engine.run(test_tasks(config, seeds, chosen), progress=progress, log=log)
+    before = tested_seeds(sweep)
+    for q, alpha in chosen.items():
+        entry = sweep["settings"][str(q)]
+        kept = {seed: {name: row["per_seed"][i] for name, row in entry["test"].items()}
+                for i, seed in enumerate(before)}
+        entry["test"] = _test_row(kept, {seed: _test_evaluation(tested, q, seed, alpha) for seed in seeds})
+        # the baseline each added hybrid rests on: the table's own, or one trained again (another machine)
+        entry["added_baseline_nll"] = {**entry.get("added_baseline_nll", {}), **{
+            str(seed): _test_evaluation(tested, q, seed, alpha)["numbers"]["baseline_nll"] for seed in seeds}}
+    sweep["test_seeds"] = sorted(set(before) | set(seeds))
+    sweep["added_test_seeds"] = [*sweep.get("added_test_seeds", []), {"seeds": seeds, **provenance()}]
     atomic_write_json(sweep, out / RESULTS_FILE)
     return sweep
 
@@ -167,11 +227,17 @@ def sweep_findings(sweep: dict, results: dict | None = None) -> dict[int, dict]:
             "stopped_early": stopped, "schedule_epochs": epochs}
         if results is not None and "test" in entry:
             key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
-            runs = [run for run in results["runs"] if run["quadrants"] == int(q) and run["seed"] in sweep["seeds"]]
+            runs = _runs_of_seeds(results, int(q), tested_seeds(sweep))
             findings[int(q)].update(
+                test_seeds=tested_seeds(sweep),
                 test_cll=entry["test"][key]["mean"], test_one_draw=entry["test"]["one_draw"]["mean"],
                 cvae_test_cll=statistics.fmean(run["numbers"][key] for run in runs),
                 cvae_test_one_draw=statistics.fmean(_one_draw(run) for run in runs),
+                # hybrid − CVAE, paired by seed (the same data split and seeds): 95% interval of the mean
+                test_cll_interval=t_interval([hybrid - run["numbers"][key]
+                                              for hybrid, run in zip(entry["test"][key]["per_seed"], runs)]),
+                test_one_draw_interval=t_interval([hybrid - _one_draw(run) for hybrid, run
+                                                   in zip(entry["test"]["one_draw"]["per_seed"], runs)]),
                 # the single answer of the baseline and one draw of the GSNN, on the same test set
                 baseline_test_nll=statistics.fmean(run["numbers"]["baseline_nll"] for run in runs),
                 gsnn_test_one_draw=statistics.fmean(_one_draw(run["remedies"]["gsnn"]) for run in runs)
@@ -179,10 +245,20 @@ def sweep_findings(sweep: dict, results: dict | None = None) -> dict[int, dict]:
     return findings
 
 
+def _runs_of_seeds(results: dict, q: int, seeds: list[int]) -> list[dict]:
+    """The table's runs of setting ``q`` for ``seeds``, in that order; one line if one is missing."""
+    by_seed = {run["seed"]: run for run in results["runs"] if int(run["quadrants"]) == q}
+    missing = [seed for seed in seeds if seed not in by_seed]
+    if missing:
+        raise ValueError(f"the table has no run of seed(s) {missing} with {q} input quadrant(s) to hold the "
+                         "chosen hybrid against: the sweep and cll.json must come from the same seeds")
+    return [by_seed[seed] for seed in seeds]
+
+
 def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
     """The sweep as chapter 6 shows it: each α's two validation scores per setting, then the chosen
     hybrid on the test set beside the CVAE and the table's hybrid of the same seeds (``cll.json``)."""
-    from .report import markdown_table, quadrant_header, remedy_numbers
+    from .report import markdown_table, quadrant_header
 
     quadrants = list(sweep["settings"])
     alphas = sorted(sweep["settings"][quadrants[0]]["alphas"], key=float)
@@ -204,22 +280,58 @@ def render_alpha_sweep_markdown(sweep: dict, results: dict) -> str:
     if not all("test" in sweep["settings"][q] for q in quadrants):
         return table + "\n" + note
     picks = []
-    positions = [results["seeds"].index(seed) for seed in seeds]
+    tested = tested_seeds(sweep)
     for q in quadrants:
         entry = sweep["settings"][q]
         key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
-        of_seeds = lambda values: statistics.fmean(values[i] for i in positions)  # noqa: E731
-        cvae, table_hybrid = (of_seeds(remedy_numbers(results, model, key, q)) for model in ("cvae", "hybrid"))
-        cvae_one_draw = of_seeds([_one_draw(run) for run in results["runs"]
-                                  if str(run["quadrants"]) == q])
+        runs = _runs_of_seeds(results, int(q), tested)
+        cvae = [run["numbers"][key] for run in runs]
+        table_hybrid = statistics.fmean(run["remedies"]["hybrid"]["numbers"][key] for run in runs)
+        cvae_one_draw = [_one_draw(run) for run in runs]
+        one_draw = entry["test"]["one_draw"]
         picks.append(f"with {q} input quadrant{'s' if q != '1' else ''}, α = {entry['chosen_alpha']:g} scores "
-                     f"{entry['test'][key]['mean']:.2f} nats by importance sampling (the CVAE {cvae:.2f}, the "
-                     f"table's α = {sweep['table_alpha']:g} {table_hybrid:.2f}) and "
-                     f"{entry['test']['one_draw']['mean']:.2f} with one draw from the prior (the CVAE "
-                     f"{cvae_one_draw:.2f})")
+                     f"{entry['test'][key]['mean']:.2f} nats by importance sampling (the CVAE "
+                     f"{statistics.fmean(cvae):.2f}, the table's α = {sweep['table_alpha']:g} {table_hybrid:.2f}"
+                     f"{_paired(entry['test'][key]['per_seed'], cvae)}) and "
+                     f"{one_draw['mean']:.2f} with one draw from the prior (the CVAE "
+                     f"{statistics.fmean(cvae_one_draw):.2f}{_paired(one_draw['per_seed'], cvae_one_draw)})")
     samples = key.rsplit("_", 1)[1]
-    whose = f"seed {seeds[0]}'s models" if len(seeds) == 1 else f"the mean over seeds {', '.join(map(str, seeds))}"
-    if seeds != results["seeds"]:
+    if len(tested) == 1:
+        whose = f"seed {tested[0]}'s models"
+    else:
+        whose = f"the mean over seeds {', '.join(map(str, tested))}"
+        if tested != seeds:
+            whose += f", the α chosen on the validation split of seed{'s' if len(seeds) > 1 else ''} " \
+                     f"{', '.join(map(str, seeds))}"
+    if tested != results["seeds"]:
         whose += f", not the mean over seeds {', '.join(map(str, results['seeds']))} of the tables above"
     return (table + "\n" + note + f"\nOn the test set ({whose}; importance sampling with S = {samples}): "
-            + "; ".join(picks) + ".\n")
+            + "; ".join(picks) + "." + _other_baselines(sweep, results) + "\n")
+
+
+def _other_baselines(sweep: dict, results: dict) -> str:
+    """A sentence when added seeds' hybrids rest on baselines other than the table's (trained again,
+    e.g. on another machine): by how much those baselines' test NLL differs from the table's."""
+    moved = {}
+    for q, entry in sweep["settings"].items():
+        for seed, nll in entry.get("added_baseline_nll", {}).items():
+            table_nll = _runs_of_seeds(results, int(q), [int(seed)])[0]["numbers"]["baseline_nll"]
+            if nll != table_nll:  # the same checkpoint scores the same, bit for bit
+                moved[int(seed)] = max(moved.get(int(seed), 0.0), abs(nll - table_nll))
+    if not moved:
+        return ""
+    seeds = sorted(moved)
+    named = f"seed {seeds[0]}" if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+    return (f" The hybrids of {named} were added later, on baselines trained again for them rather than the "
+            f"table's (the file names the machine): their test NLLs differ from the table's baselines by up to "
+            f"{max(moved.values()):.2f} nats.")
+
+
+def _paired(hybrid: list[float], cvae: list[float]) -> str:
+    """``; hybrid − CVAE 2.17, 95% interval 1.95 to 2.39 over 3 seeds``, paired by seed; nothing for one seed."""
+    interval = t_interval([a - b for a, b in zip(hybrid, cvae)])
+    if interval is None:
+        return ""
+    difference = statistics.fmean(hybrid) - statistics.fmean(cvae)
+    return (f"; hybrid − CVAE {difference:.2f}, 95% interval {interval[0]:.2f} to {interval[1]:.2f} over "
+            f"{len(hybrid)} seeds").replace("-", "−")

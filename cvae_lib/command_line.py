@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
                        help="input quadrant settings (default: 1 2 3)")
     sweep.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="training seeds (default: 0)")
+    sweep.add_argument("--add-test-seeds", type=_seed, nargs="+", metavar="SEED",
+                       help="instead of sweeping: train (or load) and test each setting's hybrid of the α "
+                            "chosen in DIR/alpha_sweep.json for these seeds too, and add them to its test rows")
     search = commands.add_parser(
         "recipe-search", help="the CVAE's kind of recipe search for the baseline, the GSNN and the hybrid",
         description="For one setting and seed, train (or load) the baseline, the GSNN and the hybrid with every "

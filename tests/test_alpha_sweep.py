@@ -64,7 +64,8 @@ def test_a_sweep_writes_its_scores_and_the_chosen_hybrids_test_row_and_resumes(t
 def test_the_chapters_table_marks_the_chosen_alpha_and_holds_it_against_the_cvae_of_the_same_seeds():
     sweep = {"validation_samples": 100, "seeds": [1], "table_alpha": 0.5, "settings": {
         "1": {"alphas": {"0.1": _entry(70, 90), "0.5": _entry(66, 120), "1": _entry(63, 175)}, "chosen_alpha": 0.5,
-              "test": {"cvae_is_1000": {"mean": 65.5}, "one_draw": {"mean": 118.0}}}}}
+              "test": {"cvae_is_1000": {"mean": 65.5, "per_seed": [65.5]},
+                       "one_draw": {"mean": 118.0, "per_seed": [118.0]}}}}}
     runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": cvae}, "curves": {"S": [1], "mc": [one_draw]},
              "remedies": {"hybrid": {"numbers": {"cvae_is_1000": hybrid}}}}
             for seed, cvae, hybrid, one_draw in ((0, 63.0, 73.0, 170.0), (1, 64.0, 66.0, 171.0))]
@@ -86,7 +87,8 @@ def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stop
         # the CLL rises and one draw falls at every step down from α = 1; α = 0.1 stopped early
         "1": {"alphas": {"0.1": _trained(70, 90, epochs - 21), "0.5": _trained(66, 120, epochs),
                          "1": _trained(63, 175, epochs)}, "chosen_alpha": 0.5,
-              "test": {"cvae_is_1000": {"mean": 65.5}, "one_draw": {"mean": 118.0}}},
+              "test": {"cvae_is_1000": {"mean": 65.5, "per_seed": [65.5]},
+                       "one_draw": {"mean": 118.0, "per_seed": [118.0]}}},
         # here a hybrid beats the CVAE's CLL, and one draw does not fall throughout
         "3": {"alphas": {"0.1": _trained(21, 34, epochs), "0.5": _trained(19.5, 30, epochs),
                          "1": _trained(20, 33, epochs)}, "chosen_alpha": 0.5}}}
@@ -112,3 +114,82 @@ def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stop
 def test_a_missing_sweep_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m cvae_lib alpha-sweep --profile full"):
         alpha_sweep.load_alpha_sweep(tmp_path)
+
+
+def test_seeds_added_to_a_sweeps_test_rows_keep_its_alpha_and_its_other_seeds(tmp_path):
+    config = fast_config(tmp_path, quadrants=(3,))
+    quiet = {"progress": False, "log": lambda _: None}
+    sweep = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), **quiet)
+    before = sweep["settings"]["3"]
+    assert sweep["test_seeds"] == [0]
+    added = alpha_sweep.add_test_seeds(config, [2], **quiet)
+    stored = json.loads((tmp_path / "out" / alpha_sweep.RESULTS_FILE).read_text())
+    assert stored == json.loads(json.dumps(added))
+    entry = stored["settings"]["3"]
+    # nothing swept again: the validation scores and the choice are the stored ones
+    assert entry["alphas"] == before["alphas"] and entry["chosen_alpha"] == before["chosen_alpha"]
+    assert stored["seeds"] == [0] and alpha_sweep.tested_seeds(stored) == [0, 2]
+    assert set(entry["test"]) == set(before["test"]) == {"cvae_is_100", "one_draw"}
+    for name, row in entry["test"].items():
+        assert row["per_seed"][0] == before["test"][name]["per_seed"][0]  # seed 0's kept as stored
+        assert row["per_seed"][1] != row["per_seed"][0]  # seed 2's own models and data split
+        assert row["mean"] == pytest.approx(sum(row["per_seed"]) / 2, rel=1e-12)
+    assert entry["test"]["cvae_is_100"]["per_seed"][1] < entry["test"]["one_draw"]["per_seed"][1]
+    assert list(entry["added_baseline_nll"]) == ["2"] and entry["added_baseline_nll"]["2"] > 0
+    [record] = stored["added_test_seeds"]
+    assert record["seeds"] == [2] and "CPU cores" in record["machine"] and "torch" in record["versions"]
+    chosen = f"hybrid_alpha{entry['chosen_alpha']:g}.pt" if entry["chosen_alpha"] != HYBRID_ALPHA else "hybrid.pt"
+    assert (tmp_path / "ckpt" / "fast" / "q3" / "seed2" / chosen).exists()
+    # adding the same seed again loads its models: the same rows, the seed not counted twice
+    again = alpha_sweep.add_test_seeds(config, [2, 2], **quiet)
+    assert again["settings"]["3"]["test"] == entry["test"] and alpha_sweep.tested_seeds(again) == [0, 2]
+
+
+def test_seeds_are_added_only_to_a_finished_sweep_of_the_same_profile(tmp_path):
+    config = fast_config(tmp_path, quadrants=(3,))
+    with pytest.raises(FileNotFoundError, match="alpha-sweep"):
+        alpha_sweep.add_test_seeds(config, [1], progress=False)
+    stored = {"profile": "full", "seeds": [0], "settings": {"3": {"alphas": {}, "chosen_alpha": 0.9, "test": {}}}}
+    (tmp_path / "out" / alpha_sweep.RESULTS_FILE).write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="of profile 'full', not 'fast': pass --profile full"):
+        alpha_sweep.add_test_seeds(config, [1], progress=False)
+    stored["profile"] = "fast"
+    del stored["settings"]["3"]["test"]
+    (tmp_path / "out" / alpha_sweep.RESULTS_FILE).write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="no chosen α with a test row"):
+        alpha_sweep.add_test_seeds(config, [1], progress=False)
+
+
+def test_the_chosen_hybrid_over_several_seeds_is_held_against_the_cvae_seed_by_seed():
+    seeds = [0, 1, 2]
+    hybrid, cvae = [65.0, 66.0, 67.5], [63.0, 63.5, 64.0]
+    hybrid_draw, cvae_draw = [119.0, 121.0, 120.0], [170.0, 180.0, 175.0]
+    sweep = {"profile": "full", "validation_samples": 100, "seeds": [0], "test_seeds": seeds, "table_alpha": 0.5,
+             "settings": {"1": {"alphas": {"0.9": _trained(65, 120, 50), "1": _trained(63, 175, 50)},
+                                "chosen_alpha": 0.9,
+                                "test": {"cvae_is_1000": {"mean": sum(hybrid) / 3, "per_seed": hybrid},
+                                         "one_draw": {"mean": sum(hybrid_draw) / 3, "per_seed": hybrid_draw}}}}}
+    runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": c, "baseline_nll": 98.0},
+             "curves": {"S": [1], "mc": [d]}, "remedies": {"hybrid": {"numbers": {"cvae_is_1000": 73.0}},
+                                                           "gsnn": {"curves": {"S": [1], "mc": [97.0]}}}}
+            for seed, c, d in zip(seeds, cvae, cvae_draw)]
+    findings = alpha_sweep.sweep_findings(sweep, {"seeds": seeds, "runs": runs})[1]
+    # the differences per seed are 2.0, 2.5, 3.5: mean 2.667, standard deviation 0.764, t(0.975, 2) = 4.303
+    low, high = findings["test_cll_interval"]
+    half = 4.302653 * 0.7637626 / 3 ** 0.5
+    assert (low, high) == pytest.approx((8 / 3 - half, 8 / 3 + half), abs=1e-4)
+    assert findings["test_one_draw_interval"][1] < 0 < findings["test_cll_interval"][0]
+    text = alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
+    assert (f"α = 0.9 scores 66.17 nats by importance sampling (the CVAE 63.50, the table's α = 0.5 73.00; "
+            f"hybrid − CVAE 2.67, 95% interval {low:.2f} to {high:.2f} over 3 seeds)") in text
+    assert "On the test set (the mean over seeds 0, 1, 2, the α chosen on the validation split of seed 0;" in text
+    assert "not the mean" not in text and "trained again" not in text
+    # seeds added later on baselines other than the table's: the reader is told by how much those differ
+    sweep["settings"]["1"]["added_baseline_nll"] = {"1": 98.0, "2": 98.08}
+    assert text.endswith("over 3 seeds).\n")
+    assert ("The hybrids of seed 2 were added later, on baselines trained again for them rather than the table's "
+            "(the file names the machine): their test NLLs differ from the table's baselines by up to 0.08 nats.") \
+        in alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
+    runs.pop()  # a table without seed 2 cannot be held against a test row of seed 2
+    with pytest.raises(ValueError, match=r"no run of seed\(s\) \[2\]"):
+        alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})

@@ -204,6 +204,7 @@ def test_chapter_3_quotes_the_floor_of_the_published_table(results):
 def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agree_with_them(results):
     """The table and the sentences of chapter 6's α section are those of results/alpha_sweep.json."""
     from cvae_lib.alpha_sweep import schedule_epochs
+    from cvae_lib.results import t_interval
 
     path = ROOT / "results" / "alpha_sweep.json"
     if not path.exists():
@@ -221,6 +222,12 @@ def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agre
         assert f"{cll(chosen):.2f} / {one_draw(chosen):.2f} ←" in table
         key = next(key for key in entry["test"] if key.startswith("cvae_is_"))
         assert f"α = {chosen} scores {entry['test'][key]['mean']:.2f} nats" in table
+        tested = sweep.get("test_seeds", sweep["seeds"])
+        assert len(entry["test"][key]["per_seed"]) == len(tested)
+        if len(tested) > 1:  # held against the CVAE of the same seeds, each difference with its interval
+            cvae = {run["seed"]: run["numbers"][key] for run in results["runs"] if str(run["quadrants"]) == q}
+            low, high = t_interval([hybrid - cvae[seed] for hybrid, seed in zip(entry["test"][key]["per_seed"], tested)])
+            assert f"95% interval {low:.2f} to {high:.2f} over {len(tested)} seeds".replace("-", "−") in table
         assert f"({cll(chosen):.2f} against the CVAE's {cll('1'):.2f})" in verdict
         down = [cll(alpha) for alpha in sorted(entry["alphas"], key=float, reverse=True)]  # from α = 1 down
         rises_everywhere &= all(b > a for a, b in zip(down, down[1:]))
@@ -235,6 +242,10 @@ def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agre
     assert bool(re.search(r"the validation CLL( \(seed \d+\))? rises at every step in all 3 settings", verdict)) \
         == rises_everywhere
     assert ("No hybrid's validation CLL is below the CVAE's in any setting" in verdict) == none_beaten
+    tested = sweep.get("test_seeds", sweep["seeds"])
+    seeds_named = f"(seed {tested[0]})" if len(tested) == 1 else "(seeds " + ", ".join(map(str, tested[:-1])) + \
+        f" and {tested[-1]}, each hybrid against the CVAE of its seed)"
+    assert f"On the test set {seeds_named} the chosen hybrid's CLL" in verdict
 
 
 def test_chapter_5s_search_of_the_other_models_schedules_shows_the_stored_search_and_its_verdicts(results):
