@@ -195,8 +195,8 @@ class CVAE(nn.Module):
         """p(z|x) p(y|x,z). ``y_hat`` is the baseline's guess for the missing pixels.
 
         ``kl_weight`` scales the z site in model and guide alike, i.e. the KL term
-        of the ELBO; 1 is the true ELBO, smaller values are only used while
-        annealing (chapter 5's ablation).
+        of the ELBO; 1 is the true ELBO, smaller values are used while annealing
+        (the published recipe's first epochs: ``cvae_lib.recipe``).
         """
         pyro.module("prior_net", self.prior_net)
         pyro.module("generation_net", self.generation_net)

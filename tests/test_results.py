@@ -174,7 +174,20 @@ def test_the_protocols_sentence_gives_both_advantages_with_intervals_and_says_wh
     assert ("do not rank as on grey levels with 3 quadrants (from the best, here CVAE 20.10, hybrid 22.00, "
             "baseline 26.00, GSNN 27.00; on grey levels CVAE 20.10, hybrid 22.00, GSNN 25.90, baseline 26.00)"
             in sentence)
+    assert ("baseline 26.00): here the baseline is ahead of the GSNN by 1.00 nats, on grey levels behind it by "
+            "0.10 nats.") in sentence
     assert "on grey levels (the mean over seeds 0, 1 and 2);" in sentence
+    # with the seeds stored, each swap is paired by seed; one the seeds cannot order is called so
+    for table, (gsnn, baseline) in ((binary, ([26.9, 27.0, 27.1], [26.0, 26.0, 26.0])),
+                                    (grey, ([25.5, 26.3, 25.9], [26.0, 26.1, 25.9]))):
+        table["table"]["3"]["gsnn_mc_1000"]["per_seed"] = gsnn
+        table["table"]["3"]["baseline_nll"]["per_seed"] = baseline
+    paired = protocols_sentence(binary, grey)
+    # binary: GSNN − baseline 0.9, 1.0, 1.1 (mean 1.00, s 0.1, t 4.303: ±0.25); grey: baseline − GSNN 0.5, −0.2,
+    # 0.0 (mean 0.10, s 0.361: ±0.90)
+    assert ("here the baseline is ahead of the GSNN by 1.00 nats (95% interval 0.75 to 1.25 over the 3 seeds), "
+            "on grey levels behind it by 0.10 nats (95% interval −0.80 to 1.00 over the 3 seeds, which includes "
+            "0: the seeds do not order the two).") in paired
     other_recipe = {**grey, "recipe": "constant rate"}
     assert "(the mean over seeds 0, 1 and 2, trained with another recipe, “constant rate”)" in protocols_sentence(
         binary, other_recipe)
