@@ -1,10 +1,11 @@
-"""The hybrid's weight α chosen on the validation split (cvae_lib/alpha_sweep.py): its task list reuses the
-table's models, the choice is made on validation alone, and a run writes alpha_sweep.json and resumes."""
+"""The hybrid's weight α chosen on the validation split (cvae_lib/alpha_sweep.py; chapter 6's words for it
+in alpha_report.py): its task list reuses the table's models, the choice is made on validation alone, and
+a run writes alpha_sweep.json and resumes."""
 import json
 
 import pytest
 
-from cvae_lib import alpha_sweep
+from cvae_lib import alpha_report, alpha_sweep
 from cvae_lib.score_plots import plot_alpha_sweep
 from cvae_lib.recipe import HYBRID_ALPHA
 from tests.test_engine import fast_config
@@ -69,7 +70,7 @@ def test_the_chapters_table_marks_the_chosen_alpha_and_holds_it_against_the_cvae
     runs = [{"quadrants": 1, "seed": seed, "numbers": {"cvae_is_1000": cvae}, "curves": {"S": [1], "mc": [one_draw]},
              "remedies": {"hybrid": {"numbers": {"cvae_is_1000": hybrid}}}}
             for seed, cvae, hybrid, one_draw in ((0, 63.0, 73.0, 170.0), (1, 64.0, 66.0, 171.0))]
-    text = alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})
+    text = alpha_report.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})
     assert "| 0.5 | 66.00 / 120.00 ← |" in text and "| 1 (the CVAE) | 63.00 / 175.00 |" in text
     # seed 1's CVAE and table hybrid, not the mean over the table's seeds, and the reader is told so
     assert ("with 1 input quadrant, α = 0.5 scores 65.50 nats by importance sampling (the CVAE 64.00, the table's "
@@ -82,7 +83,7 @@ def _trained(cll: float, one_draw: float, epochs: int) -> dict:
 
 
 def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stopped_early():
-    epochs = alpha_sweep.schedule_epochs("full")
+    epochs = alpha_report.schedule_epochs("full")
     sweep = {"profile": "full", "seeds": [0], "settings": {
         # the CLL rises and one draw falls at every step down from α = 1; α = 0.1 stopped early
         "1": {"alphas": {"0.1": _trained(70, 90, epochs - 21), "0.5": _trained(66, 120, epochs),
@@ -97,7 +98,7 @@ def test_the_findings_say_how_each_score_moves_with_alpha_and_which_hybrids_stop
              "remedies": {"gsnn": {"curves": {"S": [1], "mc": [98.9]}}}},
             {"quadrants": 1, "seed": 1, "numbers": {"cvae_is_1000": 99.0, "baseline_nll": 1.0},
              "curves": {"S": [1], "mc": [999.0]}, "remedies": {"gsnn": {"curves": {"S": [1], "mc": [1.0]}}}}]
-    findings = alpha_sweep.sweep_findings(sweep, {"runs": runs})
+    findings = alpha_report.sweep_findings(sweep, {"runs": runs})
     one, three = findings[1], findings[3]
     assert one["cll_rises_as_alpha_falls"] and one["one_draw_falls_as_alpha_falls"]
     assert (one["cvae_cll"], one["best_hybrid_cll"], one["chosen_cll"], one["chosen_one_draw"]) == (63, 66, 66, 120)
@@ -173,13 +174,13 @@ def test_the_chosen_hybrid_over_several_seeds_is_held_against_the_cvae_seed_by_s
              "curves": {"S": [1], "mc": [d]}, "remedies": {"hybrid": {"numbers": {"cvae_is_1000": 73.0}},
                                                            "gsnn": {"curves": {"S": [1], "mc": [97.0]}}}}
             for seed, c, d in zip(seeds, cvae, cvae_draw)]
-    findings = alpha_sweep.sweep_findings(sweep, {"seeds": seeds, "runs": runs})[1]
+    findings = alpha_report.sweep_findings(sweep, {"seeds": seeds, "runs": runs})[1]
     # the differences per seed are 2.0, 2.5, 3.5: mean 2.667, standard deviation 0.764, t(0.975, 2) = 4.303
     low, high = findings["test_cll_interval"]
     half = 4.302653 * 0.7637626 / 3 ** 0.5
     assert (low, high) == pytest.approx((8 / 3 - half, 8 / 3 + half), abs=1e-4)
     assert findings["test_one_draw_interval"][1] < 0 < findings["test_cll_interval"][0]
-    text = alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
+    text = alpha_report.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
     assert (f"α = 0.9 scores 66.17 nats by importance sampling (the CVAE 63.50, the table's α = 0.5 73.00; "
             f"hybrid − CVAE 2.67, 95% interval {low:.2f} to {high:.2f} over 3 seeds)") in text
     assert "On the test set (the mean over seeds 0, 1, 2, the α chosen on the validation split of seed 0;" in text
@@ -189,7 +190,7 @@ def test_the_chosen_hybrid_over_several_seeds_is_held_against_the_cvae_seed_by_s
     assert text.endswith("over 3 seeds).\n")
     assert ("The hybrids of seed 2 were added later, on baselines trained again for them rather than the table's "
             "(the file names the machine): their test NLLs differ from the table's baselines by up to 0.08 nats.") \
-        in alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
+        in alpha_report.render_alpha_sweep_markdown(sweep, {"seeds": seeds, "runs": runs})
     runs.pop()  # a table without seed 2 cannot be held against a test row of seed 2
     with pytest.raises(ValueError, match=r"no run of seed\(s\) \[2\]"):
-        alpha_sweep.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})
+        alpha_report.render_alpha_sweep_markdown(sweep, {"seeds": [0, 1], "runs": runs})

@@ -203,7 +203,7 @@ def test_chapter_3_quotes_the_floor_of_the_published_table(results):
 
 def test_chapter_6s_sweep_of_alpha_shows_the_stored_scores_and_its_verdicts_agree_with_them(results):
     """The table and the sentences of chapter 6's α section are those of results/alpha_sweep.json."""
-    from cvae_lib.alpha_sweep import schedule_epochs
+    from cvae_lib.alpha_report import schedule_epochs
     from cvae_lib.results import t_interval
 
     path = ROOT / "results" / "alpha_sweep.json"
