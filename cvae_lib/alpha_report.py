@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import statistics
 
-from .alpha_sweep import one_draw_score, tested_seeds
+from .alpha_sweep import tested_seeds
 from .recipe import RECIPE
 from .report import markdown_table, quadrant_header
-from .results import t_interval
+from .results import one_draw_score, t_interval
 from .settings import PROFILES
 
 

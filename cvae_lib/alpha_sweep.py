@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .engine import Engine
 from .recipe import HYBRID_ALPHA, RECIPE
-from .results import provenance
+from .results import one_draw_score, provenance
 from .settings import RunConfig
 from .tasks import Task, setting_key
 from .util import atomic_write_json, ensure_writable_folder, read_stored_json
@@ -73,11 +73,6 @@ def test_tasks(config: RunConfig, seeds, chosen: dict[int, float]) -> list[Task]
                       Task(model, "model", seeded, options, (f"{base}/baseline",)),
                       Task(f"{model}/evaluate", "evaluate", seeded, options, (model,))]
     return tasks
-
-
-def one_draw_score(evaluation: dict) -> float:
-    """One draw from the prior: the Monte Carlo estimate with S = 1 of a stored evaluation."""
-    return evaluation["curves"]["mc"][evaluation["curves"]["S"].index(1)]
 
 
 def _summary(values: list[float]) -> dict:

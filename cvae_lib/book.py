@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 
 from .report import (markdown_table, render_quality_markdown, render_remedies_markdown, render_table_markdown,
                      reproduction_time_sentence)
 from .notebook_figures import SVG_OPTIONS
-from .protocol_report import listed
-from .results import Estimator, best_importance_sampling, load_results, t_interval
+from .results import Estimator, best_importance_sampling, load_results
 from .settings import PROFILES, default_results_dir
 
 BOOK_DIR = "book"
@@ -37,33 +35,6 @@ def results_markdown(results: dict):
     from IPython.display import Markdown
 
     return Markdown(render_table_markdown(results))
-
-
-def _signed(value: float) -> str:
-    """One decimal with its sign, a true minus, and no "−0.0"."""
-    text = f"{value:+.1f}".replace("-", "−")
-    return "0.0" if text in ("+0.0", "−0.0") else text
-
-
-def mode_against_baseline_sentence(results: dict) -> str:
-    """How much more often the CVAE's most likely completion is read as the right digit than the
-    baseline's one answer, per setting: each seed's CVAE against its own baseline, with 95% intervals
-    over the seeds (Student's t) when there are several (chapter 9)."""
-    quadrants = [str(q) for q in results["quadrants"]]
-    differences, intervals = [], []
-    for q in quadrants:
-        measures = results["quality"][q]
-        paired = [100 * (cvae - baseline) for cvae, baseline in
-                  zip(measures["cvae_mode_accuracy"]["per_seed"], measures["baseline_accuracy"]["per_seed"])]
-        differences.append(_signed(statistics.fmean(paired)))
-        interval = t_interval(paired)
-        intervals.append(interval and f"{_signed(interval[0])} to {_signed(interval[1])}")
-    seeds = results["seeds"]
-    where = (f"95% intervals over the {len(seeds)} seeds, Student's t: {', '.join(intervals)}"
-             if all(intervals) else f"seed {seeds[0]}")
-    return (f"The accuracy of the CVAE's most likely completion minus that of the baseline's one answer, "
-            f"each seed's CVAE against its own baseline, is {listed(differences)} percentage points with "
-            f"{listed(quadrants)} input quadrant{'s' if quadrants != ['1'] else ''} ({where}).")
 
 
 def quality_markdown(results: dict):

@@ -83,6 +83,12 @@ def best_importance_sampling(keys) -> Estimator:
     return max((e for e in map(Estimator.from_key, keys) if e.kind == "cvae_is"), key=lambda e: e.samples)
 
 
+def one_draw_score(evaluation: dict) -> float:
+    """One draw from the prior, the score of a single prediction: the Monte Carlo estimate with S = 1
+    of a stored evaluation (a run of ``cll.json`` or one of its remedies)."""
+    return evaluation["curves"]["mc"][evaluation["curves"]["S"].index(1)]
+
+
 def summarize(values: list[float]) -> dict:
     """Mean, standard deviation over seeds, and the values themselves."""
     return {"mean": statistics.fmean(values),

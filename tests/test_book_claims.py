@@ -116,6 +116,13 @@ def test_chapter_6s_verdicts_agree_with_the_numbers(results):
     flat = all(abs(sum(c["mc"][c["S"].index(1)] - c["mc"][c["S"].index(s_is)] for c in curves(q)) / len(curves(q))) < 0.1
                for q in (1, 2, 3))
     assert ("it is a second baseline" in verdict) == flat
+    from cvae_lib.paired_report import hybrid_one_draw_sentence
+
+    one_draw = _markdown_output("06_train_test_gap", "hybrid_one_draw_sentence(results)")
+    assert one_draw == hybrid_one_draw_sentence(results)
+    counted = _markdown_output("06_train_test_gap", 'count = {"closer"')  # the sentence after it
+    everywhere = "score of a single prediction, is better than the CVAE's in all of them" in counted
+    assert everywhere == (one_draw.count("nats better") == 3)
     comparison = _markdown_output("06_train_test_gap", "def compare(model")
     from cvae_lib.results import t_interval
 
@@ -141,10 +148,11 @@ def test_chapter_9_states_the_stored_completion_measures(results):
         assert f"{100 * quality[str(q)][key]['mean']:.1f}%" in text
     assert float(_glued("09_quality")["classifier_accuracy"]) == pytest.approx(
         100 * results["classifier"]["test_accuracy"], abs=0.005)
-    from cvae_lib.book import mode_against_baseline_sentence
+    from cvae_lib.paired_report import best_of_k_against_baseline_sentence, mode_against_baseline_sentence
     from cvae_lib.results import t_interval
 
     assert mode_against_baseline_sentence(results) in text
+    assert best_of_k_against_baseline_sentence(results) in text
     # the reading below it: "about equally often, the CVAE's a little more often with one quadrant given"
     reading = "".join("".join(c["source"]) for c in _cells("09_quality") if c["cell_type"] == "markdown")
     assert "the CVAE's a little more often with one quadrant given" in reading

@@ -196,23 +196,6 @@ def test_the_protocols_sentence_gives_both_advantages_with_intervals_and_says_wh
     assert "intervals" not in protocols_sentence(one_seed, grey) and "(seed 0)" in protocols_sentence(one_seed, grey)
 
 
-def test_the_mode_against_baseline_sentence_pairs_each_seed_and_gives_intervals_only_over_several():
-    from cvae_lib.book import mode_against_baseline_sentence
-
-    def quality(baseline, cvae):
-        return {"baseline_accuracy": {"per_seed": baseline}, "cvae_mode_accuracy": {"per_seed": cvae}}
-
-    # seed by seed the CVAE is 2, 1 and 3 points better with 1 quadrant; with 3, once better, once worse
-    results = {"seeds": [0, 1, 2], "quadrants": [1, 3],
-               "quality": {"1": quality([0.80, 0.90, 0.70], [0.82, 0.91, 0.73]),
-                           "3": quality([0.98, 0.99, 0.97], [0.99, 0.98, 0.97])}}
-    sentence = mode_against_baseline_sentence(results)
-    assert "is +2.0 and 0.0 percentage points with 1 and 3 input quadrants" in sentence
-    assert "95% intervals over the 3 seeds, Student's t: −0.5 to +4.5, −2.5 to +2.5" in sentence
-    one = {"seeds": [4], "quadrants": [1], "quality": {"1": quality([0.80], [0.79])}}
-    assert mode_against_baseline_sentence(one).endswith("is −1.0 percentage points with 1 input quadrant (seed 4).")
-
-
 def test_the_readme_says_what_the_stored_recipe_search_found():
     from cvae_lib.search_report import search_consequence, search_summary
 
