@@ -20,14 +20,20 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup: $(VENV)/.installed
 
 ## test: the unit tests, the numeric ones again on one thread, then every notebook re-executed and
-## compared by nbval (fast profile)
+## compared by nbval (fast profile). The unit tests run on TEST_WORKERS processes (pytest-xdist), whole
+## files to a worker so that a module's fixtures are made once; tests/conftest.py makes the site and the
+## fast run once for all workers and orders the modules so that neither worker waits for them
+## (--no-loadscope-reorder keeps that order). The notebooks run one after the other: later chapters load
+## what earlier ones trained, which two workers would train twice (tried: 5.1 min on two workers, 5.5 min
+## one after the other in the last CI run)
+TEST_WORKERS ?= 2
 NUMERIC_TESTS := tests/test_beyond.py tests/test_conditioning.py tests/test_data.py tests/test_evaluate.py \
 	tests/test_models.py tests/test_objectives.py tests/test_train.py
 # not again on one thread: the conditioning pipeline's test checks which rows and keys its file holds,
 # no number a thread count could change, and it is the slowest of them (about 30 s)
 NOT_NUMERIC := tests/test_conditioning.py::test_the_pipeline_writes_every_number_the_chapters_quote
 test: setup site-deps
-	$(PY) -m pytest tests --durations=15
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q $(NUMERIC_TESTS) --deselect $(NOT_NUMERIC) --durations=5
 	$(PY) -m pytest --nbval book/
 

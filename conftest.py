@@ -13,6 +13,12 @@ _shared_data = ROOT.parent / "shared" / "data"
 if not os.environ.get("CVAE_DATA_DIR") and (_shared_data / "MNIST" / "raw").is_dir():
     os.environ["CVAE_DATA_DIR"] = str(_shared_data)
 
+# Under pytest-xdist (`make test` runs `-n 2`) the workers share the machine's cores: each gets its
+# share of torch's threads, and so do the kernels and commands it starts, instead of each taking all.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _workers))
+
 collect_ignore_glob = ["_build/*", "**/.ipynb_checkpoints/*", ".venv/*"]
 
 

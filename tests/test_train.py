@@ -206,14 +206,17 @@ def test_kl_warmup_trains_at_least_the_warmup_epochs_and_is_part_of_the_checkpoi
 
 
 def test_importing_the_library_flushes_denormal_floats_in_torchs_worker_threads_too():
+    import os
     import subprocess
     import sys
 
     # 1e-39 is a denormal float32; a large tensor makes torch split the product over its workers
     code = ("import cvae_lib, torch; x = torch.full((4_000_000,), 1e-39) * 1.0; "
             "print(int(torch.count_nonzero(x)), torch.get_num_threads())")
+    # two threads whatever the test run's own share (under pytest -n 2 each worker has one)
+    environment = {**os.environ, "OMP_NUM_THREADS": "2"}
     nonzero, threads = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                      check=True).stdout.split()
+                                      check=True, env=environment).stdout.split()
     assert nonzero == "0", f"{nonzero} denormals survived with {threads} threads"
 
 
