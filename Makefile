@@ -24,8 +24,8 @@ setup: $(VENV)/.installed
 ## files to a worker so that a module's fixtures are made once; tests/conftest.py makes the site and the
 ## fast run once for all workers and orders the modules so that neither worker waits for them
 ## (--no-loadscope-reorder keeps that order). The notebooks run one after the other: later chapters load
-## what earlier ones trained, which two workers would train twice (tried: 5.1 min on two workers, 5.5 min
-## one after the other in the last CI run)
+## what earlier ones trained, which two workers would train twice (tried: 5.1 min on two workers, 5.0 min
+## one after the other)
 TEST_WORKERS ?= 2
 NUMERIC_TESTS := tests/test_beyond.py tests/test_conditioning.py tests/test_data.py tests/test_evaluate.py \
 	tests/test_models.py tests/test_objectives.py tests/test_train.py
