@@ -35,7 +35,7 @@ NOT_NUMERIC := tests/test_conditioning.py::test_the_pipeline_writes_every_number
 test: setup site-deps
 	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q $(NUMERIC_TESTS) --deselect $(NOT_NUMERIC) --durations=5
-	$(PY) -m pytest --nbval book/
+	$(PY) -m pytest --nbval book/ --durations=5
 
 ## reproduce: the CLL table and figures (PROFILE=full|fast, SEEDS="0 1 2", OUT=results)
 reproduce: setup
