@@ -160,7 +160,10 @@ def test_a_bad_device_is_refused_even_when_nothing_needs_one(device, message, co
 
 
 @pytest.mark.parametrize("engine", [(), ("--jobs", "2")], ids=["in-process", "two-workers"])
-def test_an_interrupted_run_says_what_it_kept_and_exits_130(engine, tmp_path):
+def test_an_interrupted_run_says_what_it_kept_and_exits_130(engine, fast_run, tmp_path):
+    # the fast run's digit classifier (the first task, there only for the quality scores) is loaded,
+    # so the run comes to the CVAE in seconds instead of after the classifier's training
+    shutil.copytree(fast_run / "ckpt" / "fast" / "digits", tmp_path / "ckpt" / "fast" / "digits")
     command = [sys.executable, "-m", "cvae_lib", *_reproduce(tmp_path, *engine)]
     # As from a terminal: a shell that starts a job in the background (CI under nohup, `cmd &`) hands
     # it SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
