@@ -2,6 +2,7 @@
 in alpha_report.py): its task list reuses the table's models, the choice is made on validation alone, and
 a run writes alpha_sweep.json and resumes."""
 import json
+import shutil
 
 import pytest
 
@@ -41,9 +42,25 @@ def test_alpha_is_chosen_among_the_hybrids_by_the_validation_cll_alone():
     assert len(figure.axes) == 4 and figure.axes[0].get_title() == "1 input quadrant"
 
 
-def test_a_sweep_writes_its_scores_and_the_chosen_hybrids_test_row_and_resumes(tmp_path):
-    config = fast_config(tmp_path, quadrants=(3,))
-    sweep = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), progress=False, log=lambda _: None)
+@pytest.fixture(scope="module")
+def first_sweep(tmp_path_factory):
+    """One sweep of the fast profile (3 quadrants, seed 0, α = 0.25 and the recipe's): its folder and
+    what it returned. Tests work on copies of the folder."""
+    base = tmp_path_factory.mktemp("first_sweep")
+    sweep = alpha_sweep.run_alpha_sweep(fast_config(base, quadrants=(3,)), [0], alphas=(0.25, HYBRID_ALPHA),
+                                        progress=False, log=lambda _: None)
+    return base, sweep
+
+
+@pytest.fixture
+def copy_of_sweep(first_sweep, tmp_path):
+    base, sweep = first_sweep
+    shutil.copytree(base, tmp_path, dirs_exist_ok=True)
+    return fast_config(tmp_path, quadrants=(3,)), sweep
+
+
+def test_a_sweep_writes_its_scores_and_the_chosen_hybrids_test_row_and_resumes(copy_of_sweep, tmp_path):
+    config, sweep = copy_of_sweep
     stored = json.loads((tmp_path / "out" / alpha_sweep.RESULTS_FILE).read_text())
     assert stored == json.loads(json.dumps(sweep))
     entry = stored["settings"]["3"]
@@ -117,10 +134,9 @@ def test_a_missing_sweep_says_how_to_make_it(tmp_path):
         alpha_sweep.load_alpha_sweep(tmp_path)
 
 
-def test_seeds_added_to_a_sweeps_test_rows_keep_its_alpha_and_its_other_seeds(tmp_path):
-    config = fast_config(tmp_path, quadrants=(3,))
+def test_seeds_added_to_a_sweeps_test_rows_keep_its_alpha_and_its_other_seeds(copy_of_sweep, tmp_path):
+    config, sweep = copy_of_sweep
     quiet = {"progress": False, "log": lambda _: None}
-    sweep = alpha_sweep.run_alpha_sweep(config, [0], alphas=(0.25, HYBRID_ALPHA), **quiet)
     before = sweep["settings"]["3"]
     assert sweep["test_seeds"] == [0]
     added = alpha_sweep.add_test_seeds(config, [2], **quiet)
