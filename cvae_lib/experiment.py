@@ -149,6 +149,41 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
     return {**evaluation, "loaded": False}
 
 
+QUALITY_CACHE = "quality.json"  # beside the CVAE's checkpoint: its completions as the digit classifier reads them
+QUALITY_FORMAT = 1  # bump when the quality measures change
+
+
+def setting_quality_cached(setting: TrainedSetting, classifier: TrainedModel, samples: int) -> dict:
+    """Chapter 9's quality of the setting's CVAE completions (:func:`cvae_lib.quality.setting_quality`
+    on the test split), stored beside the checkpoint and reused while the baseline, the CVAE, the
+    classifier and ``samples`` are unchanged, as the evaluation is: ``{"quality": {...}, "seconds",
+    "loaded"}``. A non-finite measure is never stored."""
+    from .quality import setting_quality
+
+    paths = [setting.baseline.path, setting.cvae.path, classifier.path]
+    cache = key = None
+    if all(path is not None and path.exists() for path in paths):
+        key = json.loads(json.dumps({
+            "format": QUALITY_FORMAT, "samples": samples, "seed": setting.seed, "test_size": len(setting.data.test),
+            "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
+        cache = setting.cvae.path.parent / QUALITY_CACHE
+    stored = _stored(cache, key, "measured")
+    if stored is not None:
+        return stored
+    start = time.perf_counter()
+    measured = {"quality": setting_quality(classifier.module, setting.cvae.module, setting.baseline.module,
+                                           setting.data.test, samples, seed=setting.seed),
+                "seconds": time.perf_counter() - start}
+    bad = non_finite(measured)
+    if bad:
+        raise NonFiniteError(f"the quality measures of {setting.cvae.path or 'the CVAE'} are not finite "
+                             f"({', '.join(bad[:3])}); nothing was stored. Its checkpoints may be damaged: "
+                             "delete them to train again")
+    if cache is not None:
+        atomic_write_json({"key": key, "measured": measured}, cache)
+    return {**measured, "loaded": False}
+
+
 VALIDATION_CACHE = "validation_{stem}.json"  # beside the checkpoint: the model's scores on the validation split
 
 

@@ -206,6 +206,22 @@ def test_evaluations_are_reused_only_while_the_checkpoints_are_unchanged(tiny_ru
     assert json.loads(cache.read_text())["evaluation"]["numbers"].items() <= first["runs"][3]["numbers"].items()
 
 
+def test_the_quality_measures_are_reused_only_while_the_checkpoints_are_unchanged(tiny_run, tmp_path):
+    base, first = tiny_run
+    cache = base / "ckpt" / "tiny" / "q3" / "seed1" / experiment.QUALITY_CACHE
+    stored = json.loads(cache.read_text())
+    assert stored["measured"]["quality"] == first["runs"][3]["quality"]
+    stored["measured"]["quality"]["baseline_accuracy"] = -1.0  # a marker: only the cache can produce it
+    cache.write_text(json.dumps(stored))
+    run = lambda: reproduce.reproduce(tiny_config(base / "ckpt", tmp_path, quadrants=[3], seed=1),
+                                      progress=False, log=lambda _: None)
+    assert run()["runs"][0]["quality"]["baseline_accuracy"] == -1.0
+    stored["key"]["checkpoints_sha256"][2] = "0" * 64  # as if the digit classifier had been retrained
+    cache.write_text(json.dumps(stored))
+    assert run()["runs"][0]["quality"] == first["runs"][3]["quality"]
+    assert json.loads(cache.read_text())["measured"]["quality"] == first["runs"][3]["quality"]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cvae_lib", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=600)
