@@ -94,6 +94,20 @@ def test_an_evaluation_with_a_nan_is_never_stored(copy_of_run, capsys, monkeypat
     assert _files(copy_of_run) == before and not cache.exists()
 
 
+def test_quality_measures_with_a_nan_are_never_stored(copy_of_run, capsys, monkeypatch):
+    from cvae_lib import quality
+
+    cache = copy_of_run / "ckpt" / "fast" / "q3" / "seed0" / experiment.QUALITY_CACHE
+    cache.unlink()  # so that the quality is measured again
+    before = _files(copy_of_run)
+    real = quality.setting_quality
+    monkeypatch.setattr(quality, "setting_quality", lambda *a, **k: {**real(*a, **k), "cvae_diversity": float("nan")})
+    assert main(_reproduce(copy_of_run)) == 1
+    err = _one_line(capsys)
+    assert "not finite" in err and "cvae_diversity" in err and "nothing was stored" in err
+    assert _files(copy_of_run) == before and not cache.exists()
+
+
 def test_a_run_that_only_loads_says_so(copy_of_run, capsys):
     assert main(_reproduce(copy_of_run)) == 0
     out = capsys.readouterr().out
