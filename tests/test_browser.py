@@ -97,7 +97,8 @@ def _open(browser, server, page, width, scheme="light"):
 def test_each_page_as_a_reader_meets_it(browser, server, page, width):
     """No console error, every image loads, nothing scrolls sideways, nothing serious or critical
     for axe-core, the math rendered by the site's own MathJax; at desktop width the links into
-    the book's repository and Colab point at the configured repository."""
+    the book's repository and Colab point at the configured repository, at phone width the link to
+    the other edition is visible and opens the same page there."""
     assert AXE.is_file(), f"{AXE.relative_to(ROOT)} is missing: run `make site-deps`"
     with _open(browser, server, page, width) as (tab, problems):
         assert problems == [], f"{page} at {width} px: {problems}"
@@ -116,6 +117,8 @@ def test_each_page_as_a_reader_meets_it(browser, server, page, width):
         _math_is_rendered_from_the_site_itself(tab, server, page)
         if width == WIDTHS["desktop"]:
             _links_point_at_the_configured_repository(tab, page)
+        else:  # last: it leaves the page
+            _the_edition_link_leads_to_the_same_page(tab, server, page)
 
 
 def _math_is_rendered_from_the_site_itself(tab, server, page):
@@ -144,25 +147,20 @@ def _links_point_at_the_configured_repository(tab, page):
         assert colab and all(f"/github/{owner_and_name}/blob/" in link for link in colab), colab
 
 
-@pytest.mark.parametrize("language", EDITIONS)
-@pytest.mark.parametrize("page", PAGES)
-def test_each_page_links_to_the_same_page_in_the_other_edition(browser, server, page, language):
+def _the_edition_link_leads_to_the_same_page(tab, server, page):
+    """The visible link to the other edition opens the same page there, in that language."""
+    language = "zh-CN" if page.startswith(EDITIONS["zh-CN"]) else "en"
     other = next(code for code in EDITIONS if code != language)
-    # a link needs the page's layout, not its figures and formulas (test_each_page_as_a_reader_meets_it waits for those)
-    tab = browser.new_page(viewport={"width": WIDTHS["phone"], "height": 900})
-    try:
-        tab.goto(f"{server}/{EDITIONS[language]}{page}.html", wait_until="domcontentloaded")
-        assert tab.evaluate("() => document.documentElement.lang") == language
-        link = tab.locator(f'nav.book-editions a[hreflang="{other}"]')
-        assert link.count() == 1, f"{language} {page}: no link to the {other} edition"
-        assert link.is_visible(), f"{language} {page}: the link to the {other} edition is hidden"
-        link.click()
-        tab.wait_for_load_state("domcontentloaded")
-        assert tab.url == f"{server}/{EDITIONS[other]}{page}.html"
-        assert tab.evaluate("() => document.documentElement.lang") == other
-        title = tab.evaluate("() => document.querySelector('article h1').textContent")
-    finally:
-        tab.close()
+    page = page.removeprefix(EDITIONS[language])
+    assert tab.evaluate("() => document.documentElement.lang") == language
+    link = tab.locator(f'nav.book-editions a[hreflang="{other}"]')
+    assert link.count() == 1, f"{language} {page}: no link to the {other} edition"
+    assert link.is_visible(), f"{language} {page}: the link to the {other} edition is hidden"
+    link.click()
+    tab.wait_for_load_state("domcontentloaded")
+    assert tab.url == f"{server}/{EDITIONS[other]}{page}.html"
+    assert tab.evaluate("() => document.documentElement.lang") == other
+    title = tab.evaluate("() => document.querySelector('article h1').textContent")
     has_chinese = re.search(r"[\u4e00-\u9fff]", title) is not None
     assert has_chinese == (other == "zh-CN"), f"the {other} {page} is titled {title!r}"
 
