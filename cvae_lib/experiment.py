@@ -13,7 +13,7 @@ import time
 from . import evaluate
 from .checkpoints import TrainedModel, note_reused
 from .data import QuadrantData, load_splits
-from .results import CURVE_SAMPLES, estimators
+from .results import CURVE_SAMPLES, QUALITY_KEYS, estimators
 from .settings import RunConfig, RunProfile
 from .recipe import RECIPE, Recipe
 from .train import baseline_guesses
@@ -150,7 +150,7 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
 
 
 QUALITY_CACHE = "quality.json"  # beside the CVAE's checkpoint: its completions as the digit classifier reads them
-QUALITY_FORMAT = 1  # bump when the quality measures change
+QUALITY_FORMAT = 1  # bump when a quality measure is computed differently (the key also lists the measures)
 
 
 def setting_quality_cached(setting: TrainedSetting, classifier: TrainedModel, samples: int) -> dict:
@@ -164,7 +164,8 @@ def setting_quality_cached(setting: TrainedSetting, classifier: TrainedModel, sa
     cache = key = None
     if all(path is not None and path.exists() for path in paths):
         key = json.loads(json.dumps({
-            "format": QUALITY_FORMAT, "samples": samples, "seed": setting.seed, "test_size": len(setting.data.test),
+            "format": QUALITY_FORMAT, "measures": sorted(QUALITY_KEYS), "samples": samples, "seed": setting.seed,
+            "test_size": len(setting.data.test),
             "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
         cache = setting.cvae.path.parent / QUALITY_CACHE
     stored = _stored(cache, key, "measured")
