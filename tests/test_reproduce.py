@@ -1,4 +1,5 @@
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -208,12 +209,13 @@ def test_evaluations_are_reused_only_while_the_checkpoints_are_unchanged(tiny_ru
 
 def test_the_quality_measures_are_reused_only_while_the_checkpoints_are_unchanged(tiny_run, tmp_path):
     base, first = tiny_run
-    cache = base / "ckpt" / "tiny" / "q3" / "seed1" / experiment.QUALITY_CACHE
+    shutil.copytree(base / "ckpt", tmp_path / "ckpt")  # a copy: the module's other tests keep the run intact
+    cache = tmp_path / "ckpt" / "tiny" / "q3" / "seed1" / experiment.QUALITY_CACHE
     stored = json.loads(cache.read_text())
     assert stored["measured"]["quality"] == first["runs"][3]["quality"]
     stored["measured"]["quality"]["baseline_accuracy"] = -1.0  # a marker: only the cache can produce it
     cache.write_text(json.dumps(stored))
-    run = lambda: reproduce.reproduce(tiny_config(base / "ckpt", tmp_path, quadrants=[3], seed=1),
+    run = lambda: reproduce.reproduce(tiny_config(tmp_path / "ckpt", tmp_path / "out", quadrants=[3], seed=1),
                                       progress=False, log=lambda _: None)
     assert run()["runs"][0]["quality"]["baseline_accuracy"] == -1.0
     stored["key"]["checkpoints_sha256"][2] = "0" * 64  # as if the digit classifier had been retrained
