@@ -90,14 +90,21 @@ def _evaluate(cvae, baseline, test, seed: int, profile: RunProfile, prior_only: 
     return {"numbers": numbers, "curves": curves}
 
 
+def _checkpoints_sha256(paths) -> list[str] | None:
+    """The SHA-256 of each checkpoint file, or None when one is not on disk (nothing to key a cache by)."""
+    if any(path is None or not path.exists() for path in paths):
+        return None
+    return [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+
+
 def _evaluation_key(setting: TrainedSetting, profile: RunProfile, prior_only: bool = False) -> dict | None:
     """What an evaluation depends on: the two checkpoints' bytes and the estimator settings."""
-    paths = [setting.baseline.path, setting.cvae.path]
-    if any(path is None or not path.exists() for path in paths):
+    digests = _checkpoints_sha256([setting.baseline.path, setting.cvae.path])
+    if digests is None:
         return None
     return json.loads(json.dumps({  # as it reads back from the file (tuples become lists)
         "format": EVALUATION_FORMAT,
-        "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths],
+        "checkpoints_sha256": digests,
         "evaluation": {key: profile.as_dict()[key]
                        for key in ("test_size", "mc_samples", "is_samples", "elbo_samples")},
         "curve_samples": list(CURVE_SAMPLES),
@@ -120,6 +127,29 @@ def _stored(cache, key: dict, field: str) -> dict | None:
     return {**stored[field], "loaded": True}
 
 
+def _cached(cache, key: dict | None, field: str, compute, what: str) -> dict:
+    """``compute()`` (a dict of numbers), stored in ``cache`` under ``field`` beside ``key`` and
+    reused while the key is unchanged: the one pattern of every cache beside the checkpoints.
+
+    Adds ``seconds`` (the wall time of ``compute`` when it ran) and ``loaded`` (whether it was
+    reused). ``cache`` None (a checkpoint not on disk) computes without storing. A non-finite
+    number is never stored: it raises :class:`~cvae_lib.util.NonFiniteError` naming ``what``.
+    """
+    stored = _stored(cache, key, field)
+    if stored is not None:
+        return stored
+    start = time.perf_counter()
+    made = compute()
+    made["seconds"] = time.perf_counter() - start
+    bad = non_finite(made)
+    if bad:
+        raise NonFiniteError(f"{what} gave non-finite numbers ({', '.join(bad[:3])}); nothing was stored. "
+                             "Its checkpoints may be damaged: delete them to train again")
+    if cache is not None:
+        atomic_write_json({"key": key, field: made}, cache)
+    return {**made, "loaded": False}
+
+
 def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_only: bool = False) -> dict:
     """:func:`evaluate_setting`, stored beside the checkpoints and reused while they are unchanged.
 
@@ -133,20 +163,8 @@ def evaluate_setting_cached(setting: TrainedSetting, config: RunConfig, prior_on
     if key is not None:  # evaluation.json for the CVAE of cvae.pt, evaluation_<name>.json for others
         stem = setting.cvae.path.stem
         cache = setting.cvae.path.parent / (EVALUATION_CACHE if stem == "cvae" else f"evaluation_{stem}.json")
-    stored = _stored(cache, key, "evaluation")
-    if stored is not None:
-        return stored
-    start = time.perf_counter()
-    evaluation = evaluate_setting(setting, config, prior_only)
-    evaluation["seconds"] = time.perf_counter() - start
-    bad = non_finite(evaluation)
-    if bad:
-        raise NonFiniteError(
-            f"the evaluation of {setting.cvae.path or 'the CVAE'} gave non-finite numbers ({', '.join(bad[:3])}); "
-            f"nothing was stored. Its checkpoints may be damaged: delete them to train again")
-    if cache is not None:
-        atomic_write_json({"key": key, "evaluation": evaluation}, cache)
-    return {**evaluation, "loaded": False}
+    return _cached(cache, key, "evaluation", lambda: evaluate_setting(setting, config, prior_only),
+                   f"the evaluation of {setting.cvae.path or 'the CVAE'}")
 
 
 QUALITY_CACHE = "quality.json"  # beside the CVAE's checkpoint: its completions as the digit classifier reads them
@@ -160,29 +178,18 @@ def setting_quality_cached(setting: TrainedSetting, classifier: TrainedModel, sa
     "loaded"}``. A non-finite measure is never stored."""
     from .quality import setting_quality
 
-    paths = [setting.baseline.path, setting.cvae.path, classifier.path]
+    digests = _checkpoints_sha256([setting.baseline.path, setting.cvae.path, classifier.path])
     cache = key = None
-    if all(path is not None and path.exists() for path in paths):
+    if digests is not None:
         key = json.loads(json.dumps({
             "format": QUALITY_FORMAT, "measures": sorted(QUALITY_KEYS), "samples": samples, "seed": setting.seed,
-            "test_size": len(setting.data.test),
-            "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
+            "test_size": len(setting.data.test), "checkpoints_sha256": digests}))
         cache = setting.cvae.path.parent / QUALITY_CACHE
-    stored = _stored(cache, key, "measured")
-    if stored is not None:
-        return stored
-    start = time.perf_counter()
-    measured = {"quality": setting_quality(classifier.module, setting.cvae.module, setting.baseline.module,
-                                           setting.data.test, samples, seed=setting.seed),
-                "seconds": time.perf_counter() - start}
-    bad = non_finite(measured)
-    if bad:
-        raise NonFiniteError(f"the quality measures of {setting.cvae.path or 'the CVAE'} are not finite "
-                             f"({', '.join(bad[:3])}); nothing was stored. Its checkpoints may be damaged: "
-                             "delete them to train again")
-    if cache is not None:
-        atomic_write_json({"key": key, "measured": measured}, cache)
-    return {**measured, "loaded": False}
+
+    def measure() -> dict:
+        return {"quality": setting_quality(classifier.module, setting.cvae.module, setting.baseline.module,
+                                           setting.data.test, samples, seed=setting.seed)}
+    return _cached(cache, key, "measured", measure, f"the quality measures of {setting.cvae.path or 'the CVAE'}")
 
 
 VALIDATION_CACHE = "validation_{stem}.json"  # beside the checkpoint: the model's scores on the validation split
@@ -193,31 +200,22 @@ def validation_scores(setting: TrainedSetting, config: RunConfig, samples: int) 
     importance sampling with ``samples`` draws (what a choice between models is made on, never the
     test set), and one draw from the prior (the score of a single prediction, chapter 6).
     Stored beside the checkpoint and reused while the checkpoints and ``samples`` are unchanged."""
-    paths = [setting.baseline.path, setting.cvae.path]
     key = json.loads(json.dumps({
         "format": EVALUATION_FORMAT, "samples": samples, "val_size": config.profile.val_size,
-        "checkpoints_sha256": [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]}))
+        "checkpoints_sha256": _checkpoints_sha256([setting.baseline.path, setting.cvae.path])}))
     cache = setting.cvae.path.parent / VALIDATION_CACHE.format(stem=setting.cvae.path.stem)
-    stored = _stored(cache, key, "scores")
-    if stored is not None:
-        return stored
-    start = time.perf_counter()
-    cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
-    try:
-        val = setting.data.val
-        y_hat = baseline_guesses(baseline, val)
-        weights = {proposal: evaluate.cvae_log_weights(cvae, val.inputs, val.targets, y_hat, count, proposal,
-                                                       setting.seed)
-                   for proposal, count in (("posterior", samples), ("prior", 1))}
-        scores = {f"is_{samples}": evaluate.nll_from_log_weights(weights["posterior"]).mean().item(),
-                  "one_draw": evaluate.nll_from_log_weights(weights["prior"]).mean().item(),
-                  "seconds": time.perf_counter() - start}
-    finally:
-        cvae.to("cpu")
-        baseline.to("cpu")
-    bad = non_finite(scores)
-    if bad:
-        raise NonFiniteError(f"the validation scores of {setting.cvae.path} are not finite ({', '.join(bad)}); "
-                             f"nothing was stored. Its checkpoint may be damaged: delete it to train again")
-    atomic_write_json({"key": key, "scores": scores}, cache)
-    return {**scores, "loaded": False}
+
+    def score() -> dict:
+        cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
+        try:
+            val = setting.data.val
+            y_hat = baseline_guesses(baseline, val)
+            weights = {proposal: evaluate.cvae_log_weights(cvae, val.inputs, val.targets, y_hat, count, proposal,
+                                                           setting.seed)
+                       for proposal, count in (("posterior", samples), ("prior", 1))}
+            return {f"is_{samples}": evaluate.nll_from_log_weights(weights["posterior"]).mean().item(),
+                    "one_draw": evaluate.nll_from_log_weights(weights["prior"]).mean().item()}
+        finally:
+            cvae.to("cpu")
+            baseline.to("cpu")
+    return _cached(cache, key, "scores", score, f"the validation scores of {setting.cvae.path}")

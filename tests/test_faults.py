@@ -104,8 +104,31 @@ def test_quality_measures_with_a_nan_are_never_stored(copy_of_run, capsys, monke
     monkeypatch.setattr(quality, "setting_quality", lambda *a, **k: {**real(*a, **k), "cvae_diversity": float("nan")})
     assert main(_reproduce(copy_of_run)) == 1
     err = _one_line(capsys)
-    assert "not finite" in err and "cvae_diversity" in err and "nothing was stored" in err
+    assert "non-finite" in err and "cvae_diversity" in err and "nothing was stored" in err
     assert _files(copy_of_run) == before and not cache.exists()
+
+
+def test_a_cache_beside_the_checkpoints_stores_only_finite_numbers_and_reuses_them_while_its_key_holds(tmp_path):
+    # the one helper behind evaluation.json, quality.json and validation_<name>.json
+    cache, calls = tmp_path / "scores.json", []
+
+    def compute(value):
+        def run():
+            calls.append(value)
+            return {"score": value}
+        return run
+
+    with pytest.raises(NonFiniteError, match=r"the scores of m gave non-finite numbers \(score\); nothing was stored"):
+        experiment._cached(cache, {"v": 1}, "scores", compute(float("nan")), "the scores of m")
+    assert not cache.exists()
+    made = experiment._cached(cache, {"v": 1}, "scores", compute(2.5), "the scores of m")
+    assert made["score"] == 2.5 and made["loaded"] is False and made["seconds"] >= 0
+    again = experiment._cached(cache, {"v": 1}, "scores", compute(9.0), "the scores of m")
+    assert again["score"] == 2.5 and again["loaded"] is True and len(calls) == 2  # the third compute never ran
+    stale = experiment._cached(cache, {"v": 2}, "scores", compute(3.0), "the scores of m")  # another key: made again
+    assert stale["score"] == 3.0 and stale["loaded"] is False
+    assert experiment._cached(None, None, "scores", compute(4.0), "m")["score"] == 4.0  # nothing to key by: not stored
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.json"]
 
 
 def test_a_run_that_only_loads_says_so(copy_of_run, capsys):
