@@ -200,10 +200,12 @@ def validation_scores(setting: TrainedSetting, config: RunConfig, samples: int) 
     importance sampling with ``samples`` draws (what a choice between models is made on, never the
     test set), and one draw from the prior (the score of a single prediction, chapter 6).
     Stored beside the checkpoint and reused while the checkpoints and ``samples`` are unchanged."""
-    key = json.loads(json.dumps({
-        "format": EVALUATION_FORMAT, "samples": samples, "val_size": config.profile.val_size,
-        "checkpoints_sha256": _checkpoints_sha256([setting.baseline.path, setting.cvae.path])}))
-    cache = setting.cvae.path.parent / VALIDATION_CACHE.format(stem=setting.cvae.path.stem)
+    digests = _checkpoints_sha256([setting.baseline.path, setting.cvae.path])
+    cache = key = None
+    if digests is not None:
+        key = json.loads(json.dumps({"format": EVALUATION_FORMAT, "samples": samples,
+                                     "val_size": config.profile.val_size, "checkpoints_sha256": digests}))
+        cache = setting.cvae.path.parent / VALIDATION_CACHE.format(stem=setting.cvae.path.stem)
 
     def score() -> dict:
         cvae, baseline = setting.cvae.module.to(config.device), setting.baseline.module.to(config.device)
@@ -218,4 +220,4 @@ def validation_scores(setting: TrainedSetting, config: RunConfig, samples: int) 
         finally:
             cvae.to("cpu")
             baseline.to("cpu")
-    return _cached(cache, key, "scores", score, f"the validation scores of {setting.cvae.path}")
+    return _cached(cache, key, "scores", score, f"the validation scores of {setting.cvae.path or 'the CVAE'}")
