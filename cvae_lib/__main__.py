@@ -156,7 +156,8 @@ def _run(args, config) -> None:
                                  read_repository(root).url, previous=Manifest.read(manifest_path))
         manifest.write(manifest_path)
         _readme_published_models(root / "README.md", manifest_path)
-        kept = "".join(f"; {len(group.files)} published files not found here stay in the earlier release "
+        kept = "".join(f"; {len(group.files)} published file{'s' * (len(group.files) != 1)} not found here stay"
+                       f"{'s' * (len(group.files) == 1)} in the earlier release "
                        f"{group.tag}" for group in manifest.earlier)
         print(f"wrote {archive.name} ({manifest.size / 2**20:.0f} MiB, {len(manifest.files)} files) and "
               f"cvae_lib/published_models.json{kept}; attach it to the release: gh release create {manifest.tag} "

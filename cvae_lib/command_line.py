@@ -87,10 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     rep = commands.add_parser(
-        "reproduce", help="train or load the baseline and CVAE, evaluate, write the CLL table",
-        description="Train (or load from checkpoints) the baseline and the CVAE for each quadrant "
-                    "setting and seed, evaluate every CLL estimator on the test set, and write "
-                    "DIR/cll.json, DIR/cll.md and figures (PNG) to DIR.")
+        "reproduce", help="train or load the baseline, CVAE, GSNN and hybrid, evaluate, write the CLL table",
+        description="Train (or load from checkpoints) the baseline, the CVAE and the paper's two remedies "
+                    "(the GSNN and the hybrid) for each quadrant setting and seed, evaluate every CLL "
+                    "estimator on the test set, and write DIR/cll.json, DIR/cll.md, DIR/quality.md "
+                    "and figures (PNG) to DIR.")
     _add_run_options(rep)
     rep.add_argument("--quadrants", type=_quadrant, nargs="+", default=[1, 2, 3], metavar="Q",
                      help="input quadrant settings to run (default: 1 2 3)")
@@ -176,10 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2], help="seeds of the CLL table")
     plan.add_argument("--conditioning-seeds", type=_seed, nargs="+", default=[0, 1], metavar="SEED")
     readme = commands.add_parser(
-        "update-readme", help="write the results table of README.md from a cll.json",
+        "update-readme", help="write the generated blocks of README.md from results/",
         description="Replace the block between the cll-table markers of README.md with the table "
-                    "rendered from RESULTS (default: results/cll.json), and the block between the "
-                    "ablation markers with the summary of ablation.json beside it, if there is one.")
+                    "rendered from RESULTS (default: results/cll.json), and the blocks of the ablation, "
+                    "the recipe search, the binarised table, the published models and the run plan "
+                    "with what the files beside it (and cvae_lib/published_models.json) hold, where "
+                    "they exist.")
     readme.add_argument("--results", default="results/cll.json", metavar="RESULTS")
     readme.add_argument("--readme", default="README.md", metavar="FILE")
     publish = commands.add_parser(

@@ -62,6 +62,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+FILE_KINDS = ("checkpoint", "stored evaluation", "live-demo file", "results file")  # in the README's order
+
+
+def _file_kind(path: str) -> str:
+    """What a published file is, for the README's count: a model, an evaluation stored beside it, a
+    file of chapter 5's live demo (``checkpoints/<profile>/web/``) or a results file."""
+    if path.endswith(".pt"):
+        return "checkpoint"
+    if path.startswith("results/"):
+        return "results file"
+    return "live-demo file" if "/web/" in path else "stored evaluation"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 @dataclasses.dataclass(frozen=True)
 class PublishedFile:
     path: str  # relative to the project root: checkpoints/... or results/...
@@ -124,16 +141,17 @@ class Manifest:
     def summary(self) -> str:
         """What is published, in a sentence for the README (``update-readme`` writes it there)."""
         def counted(files) -> str:
-            checkpoints = sum(entry.path.endswith(".pt") for entry in files)
-            return (f"{len(files)} file{'s' * (len(files) != 1)} ({checkpoints} checkpoints, "
-                    f"{len(files) - checkpoints} stored evaluations and results)")
+            kinds = [_file_kind(entry.path) for entry in files]
+            parts = [_count(kinds.count(kind), kind) for kind in FILE_KINDS if kind in kinds]
+            return f"{_count(len(files), 'file')} ({', '.join(parts)})"
 
         text = (f"The models published now: [`{self.archive}`]({self.url}), {self.size / 2**20:.0f} MiB, "
                 f"{counted(self.files)}, downloaded from the release `{self.tag}` (`make release-models` "
                 f"attaches the archive to it).")
         for group in self.earlier:
             text += (f" {counted(group.files)} that it does not hold "
-                     f"come from the earlier release `{group.tag}` ([`{group.archive}`]({group.url}), "
+                     f"{'comes' if len(group.files) == 1 else 'come'} from the earlier release `{group.tag}` "
+                     f"([`{group.archive}`]({group.url}), "
                      f"{group.size / 2**20:.0f} MiB): they were published before and not trained again "
                      f"where this archive was packed.")
         return text

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cvae_lib"
 # Bottom to top: a module may import only modules listed before it (the README's layout table).
 LAYERS = [
     "util", "published", "fetch", "settings",
-    "data", "models", "plots", "score_plots", "notebook_figures", "digit_plots", "digits",
+    "data", "models", "digits", "plots", "score_plots", "notebook_figures", "digit_plots",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
     "results", "report", "protocol_report", "paired_report", "search_report", "experiment", "tasks", "engine",

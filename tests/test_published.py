@@ -260,9 +260,9 @@ def test_publish_models_keeps_published_files_it_does_not_have_in_their_earlier_
     assert [entry.path for entry in manifest.files] == ["results/cll.json"]
     assert [(group.tag, group.url, [entry.path for entry in group.files]) for group in manifest.earlier] == [
         (earlier.tag, earlier.url, ["checkpoints/full/digits/seed0/cnn_digit_classifier.pt"])]
-    assert (f"1 file (1 checkpoints, 0 stored evaluations and results) that it does not hold come from the "
+    assert (f"1 file (1 checkpoint) that it does not hold comes from the "
             f"earlier release `{earlier.tag}`") in manifest.summary()
-    assert f"1 published files not found here stay in the earlier release {earlier.tag}" in capsys.readouterr().out
+    assert f"1 published file not found here stays in the earlier release {earlier.tag}" in capsys.readouterr().out
     # packed once more from the same files, the earlier release is still named (not lost on the second run)
     assert main(["publish-models"]) == 0
     assert Manifest.read(tmp_path / "cvae_lib" / "published_models.json").earlier == manifest.earlier
