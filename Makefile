@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
 SEEDS ?= 0
-# the published numbers go to results/, smoke runs to results/<profile>/ (not committed)
+# the published numbers go to results/, other profiles' to results/<profile>/ (committed for binarised,
+# not for the fast smoke runs)
 OUT ?= $(if $(filter full,$(PROFILE)),results,results/$(PROFILE))
 
 .PHONY: setup test reproduce ablation publish plan release-models benchmark book book-execute clean site-deps \

@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(conditioning)
     conditioning.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1], help="training seeds (default: 0 1)")
     publish_run = commands.add_parser(
-        "publish-run", help="every training and evaluation the published results need, as one task list",
+        "publish-run", help="the table, the ablation and chapters 7-9's models as one task list (the first step of make publish)",
         description="Train (or load) and evaluate everything of cll.json (every seed), ablation.json and "
                     "conditioning.json as one list of tasks, run one at a time, with --jobs N local "
                     "processes or on Ray; write the three files and DIR/publish_run.json (each task's "

@@ -1,7 +1,9 @@
 """One setting of the paper's experiment: train or load both models, then evaluate every estimator.
 
-The evaluation is stored beside the checkpoints (``evaluation.json``), keyed by their SHA-256
-and the estimator settings, so a second run, or a run with more seeds, does not repeat it.
+The evaluation is stored beside the checkpoints (``evaluation.json``, ``evaluation_<model>.json``),
+keyed by their SHA-256 and the estimator settings, so a second run, or a run with more seeds, does
+not repeat it; so are chapter 9's quality measures (``quality.json``) and the validation scores the
+α sweep chooses on (``validation_<model>.json``), all through one helper, :func:`_cached`.
 """
 from __future__ import annotations
 
@@ -144,7 +146,7 @@ def _cached(cache, key: dict | None, field: str, compute, what: str) -> dict:
     bad = non_finite(made)
     if bad:
         raise NonFiniteError(f"{what} gave non-finite numbers ({', '.join(bad[:3])}); nothing was stored. "
-                             "Its checkpoints may be damaged: delete them to train again")
+                             "The checkpoints it read may be damaged: delete them to train again")
     if cache is not None:
         atomic_write_json({"key": key, field: made}, cache)
     return {**made, "loaded": False}

@@ -1,4 +1,5 @@
-"""Everything ``make publish`` trains, as one task list: ``python -m cvae_lib publish-run``.
+"""The first and longest step of ``make publish``, as one task list: ``python -m cvae_lib publish-run``
+(the α sweep, the recipe search and the binarised table are trained in the steps after it).
 
 The CLL table (every seed and setting, with the remedies and the quality measures), the training
 ablation and chapters 7–8's conditioning study are merged into one list (:mod:`cvae_lib.tasks`),

@@ -152,7 +152,8 @@ class Manifest:
             text += (f" {counted(group.files)} that it does not hold "
                      f"{'comes' if len(group.files) == 1 else 'come'} from the earlier release `{group.tag}` "
                      f"([`{group.archive}`]({group.url}), "
-                     f"{group.size / 2**20:.0f} MiB): they were published before and not trained again "
+                     f"{group.size / 2**20:.0f} MiB): {'it was' if len(group.files) == 1 else 'they were'} "
+                     f"published before and not trained again "
                      f"where this archive was packed.")
         return text
 

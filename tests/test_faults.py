@@ -131,6 +131,28 @@ def test_a_cache_beside_the_checkpoints_stores_only_finite_numbers_and_reuses_th
     assert [p.name for p in tmp_path.iterdir()] == ["scores.json"]
 
 
+def test_the_evaluation_caches_key_keeps_its_layout_so_the_stored_files_stay_valid(tmp_path):
+    import hashlib
+    from types import SimpleNamespace
+
+    baseline, cvae = tmp_path / "baseline.pt", tmp_path / "cvae.pt"
+    baseline.write_bytes(b"baseline")
+    cvae.write_bytes(b"cvae")
+    setting = SimpleNamespace(baseline=SimpleNamespace(path=baseline), cvae=SimpleNamespace(path=cvae))
+    profile = PROFILES["fast"]
+    digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in (baseline, cvae)]
+    # the layout every evaluation.json on disk was written with: changing it makes them all stale
+    assert experiment._evaluation_key(setting, profile) == {
+        "format": 2, "checkpoints_sha256": digest,
+        "evaluation": {"test_size": profile.test_size, "mc_samples": list(profile.mc_samples),
+                       "is_samples": list(profile.is_samples), "elbo_samples": profile.elbo_samples},
+        "curve_samples": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}
+    assert experiment._evaluation_key(setting, profile, prior_only=True)["prior_only"] is True
+    cvae.unlink()  # a checkpoint not on disk: nothing to key a cache by, so nothing is stored
+    assert experiment._checkpoints_sha256([baseline, cvae]) is None
+    assert experiment._evaluation_key(setting, profile) is None
+
+
 def test_a_run_that_only_loads_says_so(copy_of_run, capsys):
     assert main(_reproduce(copy_of_run)) == 0
     out = capsys.readouterr().out

@@ -91,6 +91,21 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.parametrize("path, kind", [
+    ("checkpoints/full/q1/seed0/cvae.pt", "checkpoint"),
+    ("checkpoints/full/q1/seed0/evaluation_hybrid.json", "stored evaluation"),
+    ("checkpoints/full/web/q1.onnx", "live-demo file"),
+    ("checkpoints/full/web/manifest.json", "live-demo file"),
+    ("results/before_search/cll.json", "results file"),
+])
+def test_the_readme_counts_each_published_file_as_what_it_is(path, kind):
+    manifest = Manifest("t", "a.tar.gz", "https://example.org/a.tar.gz", 2**20, "0" * 64,
+                        (PublishedFile(path, 1, "0" * 64), PublishedFile("results/cll.json", 1, "1" * 64)))
+    words = {"checkpoint": "1 checkpoint, 1 results file", "stored evaluation": "1 stored evaluation, 1 results file",
+             "live-demo file": "1 live-demo file, 1 results file", "results file": "2 results files"}[kind]
+    assert f"2 files ({words})" in manifest.summary()
+
+
 def test_the_manifest_names_every_file_with_its_size_and_sha256_and_a_release_url(published):
     manifest = Manifest.read(published["manifest"])
     maker = published["maker"]
