@@ -82,14 +82,16 @@ def _log_likelihood_fn(cvae: CVAE, inputs, targets, y_hat):
     if bool((is_output == is_output[:1]).all()):
         pixels = is_output[0].nonzero().flatten()
         observed = y[:, pixels]
+        logits_of = cvae.logits_given(x, y_hat, pixels)
 
         def log_likelihood(z):
             # y log σ(l) + (1 − y) log(1 − σ(l)) = y l − softplus(l): two passes over the logits, not five
-            logits = cvae.logits(z, x, y_hat, pixels)
+            logits = logits_of(z)
             return (logits * observed).sum(-1) - F.softplus(logits).sum(-1)
 
         return log_likelihood
-    return lambda z: masked_bernoulli_log_likelihood(cvae.logits(z, x, y_hat), targets)
+    logits_of = cvae.logits_given(x, y_hat)
+    return lambda z: masked_bernoulli_log_likelihood(logits_of(z), targets)
 
 
 def _log_weights(cvae: CVAE, inputs, targets, y_hat, num_samples: int, proposal: str,

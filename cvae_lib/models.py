@@ -109,7 +109,7 @@ class GenerationNet(nn.Module):
 
     The first layer is split into a z part and an x part so that, when many z are
     drawn for one x, the x part is computed once and broadcast (evaluation with
-    S = 1000 samples relies on this).
+    S = 1000 samples relies on this: :meth:`given`).
     """
 
     def __init__(self, z_dim: int, hidden_1: int, hidden_2: int, uses_input: bool):
@@ -127,14 +127,25 @@ class GenerationNet(nn.Module):
                 pixels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of all 784 pixels, or only of the pixel indices ``pixels`` (evaluation uses
         this: the last layer then computes just the output pixels)."""
-        pre = self.from_z(z)
-        if self.from_x is not None:
-            pre = pre.add_(self.from_x(flatten_images(inputs)))  # broadcast over the samples of z
-        if pixels is None:
-            return self.rest(pre)
-        hidden = self.rest[:-1](pre)
-        last = self.rest[-1]
-        return F.linear(hidden, last.weight[pixels], last.bias[pixels])
+        return self.given(inputs, pixels)(z)
+
+    def given(self, inputs: torch.Tensor, pixels: torch.Tensor | None = None):
+        """z -> logits for these inputs, with the part that does not depend on z (the x part of the
+        first layer, the last layer's rows of ``pixels``) computed once: the estimators call it for
+        chunk after chunk of draws of z per batch of images. The logits are those of ``forward``,
+        bit for bit."""
+        x_part = None if self.from_x is None else self.from_x(flatten_images(inputs))
+        if pixels is not None:
+            body, last = self.rest[:-1], self.rest[-1]
+            weight, bias = last.weight[pixels], last.bias[pixels]
+
+        def logits(z: torch.Tensor) -> torch.Tensor:
+            pre = self.from_z(z)
+            if x_part is not None:
+                pre = pre.add_(x_part)  # broadcast over the samples of z
+            return self.rest(pre) if pixels is None else F.linear(body(pre), weight, bias)
+
+        return logits
 
 
 class CVAE(nn.Module):
@@ -172,13 +183,20 @@ class CVAE(nn.Module):
     def logits(self, z: torch.Tensor, inputs: torch.Tensor, y_hat: torch.Tensor | None = None,
                pixels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of p(y|x,z) for all 784 pixels, or only for the pixel indices ``pixels``."""
-        logits = self.generation_net(z, inputs, pixels)
+        return self.logits_given(inputs, y_hat, pixels)(z)
+
+    def logits_given(self, inputs: torch.Tensor, y_hat: torch.Tensor | None = None,
+                     pixels: torch.Tensor | None = None):
+        """z -> the logits of :meth:`logits` for these inputs, with everything that does not depend
+        on z computed once (:meth:`GenerationNet.given`), for many draws of z per image."""
+        generate = self.generation_net.given(inputs, pixels)
         if not self.residual:
-            return logits
+            return generate
         if y_hat is None:
             raise ValueError("a residual CVAE needs the baseline's guess y_hat to compute its likelihood")
         base = torch.logit(flatten_images(y_hat), eps=GUESS_EPS)
-        return logits + (base if pixels is None else base[..., pixels])
+        base = base if pixels is None else base[..., pixels]
+        return lambda z: generate(z) + base
 
     def likelihood(self, z: torch.Tensor, inputs: torch.Tensor,
                    y_hat: torch.Tensor | None = None) -> dist.Distribution:

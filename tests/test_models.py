@@ -144,3 +144,34 @@ def test_kl_weight_scales_only_the_kl_term(elbo):
     pyro.set_rng_seed(1)
     default = elbo().differentiable_loss(cvae.model, cvae.guide, inputs, targets, y_hat).item()
     assert default == loss(1.0)  # weight 1, the default, is the unchanged ELBO
+
+
+@pytest.mark.parametrize("uses_x", [True, False])
+@pytest.mark.parametrize("residual", [True, False])
+def test_logits_given_the_inputs_serve_many_draws_of_z_as_the_layers_compute_them(uses_x, residual):
+    """The estimators compute the z-free part of the generation network once per batch of images
+    (logits_given) and call it for chunk after chunk of draws of z: each chunk's logits must be
+    those of the layers applied to that chunk from scratch. Compared exactly: the same operations
+    on tensors of the same shapes in one process give the same floats."""
+    _, inputs, targets = _batch(q=1)
+    cvae = CVAE(z_dim=4, hidden_1=16, hidden_2=16, generation_uses_x=uses_x, residual=residual)
+    if residual:  # the residual net starts at exactly 0: move it off, or the test would compare zeros
+        torch.nn.init.normal_(cvae.generation_net.rest[-1].weight)
+    y_hat = torch.rand(6, 784).clamp(0.05, 0.95)
+    pixels = (targets.reshape(6, 784)[0] != MASK_VALUE).nonzero().flatten()
+    net = cvae.generation_net
+    layers = [net.rest[1], net.rest[3]]
+
+    def from_scratch(z, rows):
+        pre = net.from_z(z) + (net.from_x(inputs.reshape(6, 784)) if uses_x else 0)
+        hidden = torch.relu(layers[0](torch.relu(pre)))
+        logits = F.linear(hidden, layers[1].weight[rows], layers[1].bias[rows])
+        return logits + torch.logit(y_hat, eps=1e-6)[..., rows] if residual else logits
+
+    with torch.no_grad():
+        for rows, argument in ((pixels, pixels), (torch.arange(784), None)):
+            logits_of = cvae.logits_given(inputs, y_hat, argument)
+            for _ in range(3):
+                z = torch.randn(5, 6, 4)
+                assert torch.equal(logits_of(z), from_scratch(z, rows))
+                assert torch.equal(cvae.logits(z, inputs, y_hat, argument), from_scratch(z, rows))
