@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 
@@ -94,11 +95,20 @@ def _log_likelihood_fn(cvae: CVAE, inputs, targets, y_hat):
     return lambda z: masked_bernoulli_log_likelihood(logits_of(z), targets)
 
 
+def _unchecked_log_density(gaussian):
+    """z -> ``gaussian.log_prob(z)``, the same floats, without checking each z against the support:
+    the draws are finite whenever loc and scale are, and the distribution's constructor checked
+    those. The checks of every chunk took about 4% of an importance-sampling pass."""
+    base = gaussian.base_dist
+    return dist.Normal(base.loc, base.scale, validate_args=False).to_event(1).log_prob
+
+
 def _log_weights(cvae: CVAE, inputs, targets, y_hat, num_samples: int, proposal: str,
                  generator: torch.Generator) -> torch.Tensor:
     """log p(y|x,z_s) [+ log p(z_s|x) − log q(z_s|x,y)] for z_s from the proposal: (S, N)."""
     prior = cvae.prior(inputs, y_hat)
     posterior = cvae.posterior(inputs, targets)
+    log_prior, log_posterior = _unchecked_log_density(prior), _unchecked_log_density(posterior)
     log_likelihood = _log_likelihood_fn(cvae, inputs, targets, y_hat)
     chunks = []
     for start in range(0, num_samples, SAMPLE_CHUNK):
@@ -106,7 +116,7 @@ def _log_weights(cvae: CVAE, inputs, targets, y_hat, num_samples: int, proposal:
         z = _draw(prior if proposal == "prior" else posterior, count, generator)
         log_w = log_likelihood(z)
         if proposal == "posterior":
-            log_w = log_w + prior.log_prob(z) - posterior.log_prob(z)
+            log_w = log_w + log_prior(z) - log_posterior(z)
         chunks.append(log_w)
     return torch.cat(chunks)
 

@@ -158,3 +158,19 @@ def test_the_floor_is_the_least_score_the_grey_scale_targets_allow():
               for logits in (exact, torch.zeros_like(exact), torch.randn(exact.shape, dtype=torch.float64))]
     floors = evaluate.grey_scale_floor_per_image(data.test.targets)
     assert torch.all(scores[0] - floors < 1e-3) and all(torch.all(s >= floors - 1e-9) for s in scores)
+
+
+def test_the_unchecked_log_density_is_the_checked_one_and_a_nan_network_still_stops_early():
+    """The importance weights skip the support check of every draw (evaluate._unchecked_log_density);
+    the log-densities must be the checked ones exactly (the same formula on the same tensors), and a
+    network that gives NaN must still be refused when its distribution is built, before any draw."""
+    torch.manual_seed(0)
+    cvae = CVAE(z_dim=3, hidden_1=8, hidden_2=8)
+    data = synthetic_data(num_quadrants=1, sizes=(8, 8, 8)).test
+    posterior = cvae.posterior(data.inputs, data.targets)
+    z = posterior.sample((4,))
+    assert torch.equal(evaluate._unchecked_log_density(posterior)(z), posterior.log_prob(z))
+    with torch.no_grad():
+        cvae.recognition_net.loc.bias.fill_(float("nan"))
+    with pytest.raises(ValueError, match="loc"):
+        cvae.posterior(data.inputs, data.targets)
