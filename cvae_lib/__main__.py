@@ -136,6 +136,13 @@ def _run(args, config) -> None:
 
             block = binarised_table_markdown(load_results(binarised), load_results(args.results))
             changed = replace_readme_block("binarised-table", block, args.readme) or changed
+        remade = Path(args.results).parent / "remade" / "cll.json"
+        if remade.exists():  # the same table trained again on another machine, seed against seed
+            from .remake_report import remake_summary
+            from .report import replace_readme_block
+
+            block = remake_summary(load_results(args.results), load_results(remade))
+            changed = replace_readme_block("remade-table", block, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed
         changed = _readme_run_plan(Path(args.results).parent, args.readme) or changed
         print(f"{args.readme}: {'updated' if changed else 'already up to date'}")

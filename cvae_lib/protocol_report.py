@@ -12,7 +12,7 @@ def listed(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _model_rows(row: dict) -> dict[str, str]:
+def model_rows(row: dict) -> dict[str, str]:
     """Each model's row of the table: the baseline's exact CLL, the best importance-sampled estimate
     of the CVAE, the remedies' rows."""
     rows = {"baseline": "baseline_nll",
@@ -24,14 +24,14 @@ def _model_rows(row: dict) -> dict[str, str]:
 def model_ranking(results: dict, q: str) -> list[str]:
     """The table's models from the lowest negative CLL to the highest, each by its row of the table."""
     row = results["table"][q]
-    rows = _model_rows(row)
+    rows = model_rows(row)
     return sorted(rows, key=lambda model: row[rows[model]]["mean"])
 
 
 def _scored(results: dict, q: str) -> list[str]:
     """Each model of the ranking with its number, so that a reader sees how near a swap is."""
     row = results["table"][q]
-    rows = _model_rows(row)
+    rows = model_rows(row)
     return [f"{model} {row[rows[model]]['mean']:.2f}" for model in model_ranking(results, q)]
 
 
@@ -45,7 +45,7 @@ def _lead(results: dict, q: str, ahead: str, behind: str) -> str:
     """``0.06 nats (95% interval −0.07 to 0.19 over the 3 seeds, which includes 0: …)``: by how much
     ``ahead`` scores better than ``behind``, paired by seed; the mean alone where seeds are not stored."""
     row = results["table"][q]
-    rows = _model_rows(row)
+    rows = model_rows(row)
     first, second = row[rows[behind]], row[rows[ahead]]
     lead = first["mean"] - second["mean"]
     interval = (t_interval([a - b for a, b in zip(first["per_seed"], second["per_seed"])])

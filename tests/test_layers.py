@@ -13,7 +13,7 @@ LAYERS = [
     "data", "models", "digits", "plots", "score_plots", "notebook_figures", "digit_plots",
     "objectives", "loop", "checkpoints", "train", "recipe",
     "evaluate", "quality", "label_cvae", "classifier_cvae",
-    "results", "report", "protocol_report", "paired_report", "search_report", "experiment", "tasks", "engine",
+    "results", "report", "protocol_report", "paired_report", "search_report", "remake_report", "experiment", "tasks", "engine",
     "reproduce", "recipe_search", "ablation", "alpha_sweep", "alpha_report", "conditioning", "publish_run", "conditioning_report",
     "web_export", "stored_results",
     "book", "notebooks", "repository", "command_line", "__main__",

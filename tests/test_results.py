@@ -242,3 +242,83 @@ def test_the_published_table_trains_with_the_recipe_and_the_table_before_the_sea
     assert before["profile"] == "full" and before["quadrants"] == published["quadrants"]
     assert before["seeds"] == published["seeds"]  # seed against seed
     assert render_table_markdown(before) == (ROOT / "results" / "before_search" / "cll.md").read_text()
+
+
+def _seeded_table(per_seed: dict, seeds, machine: str) -> dict:
+    """A stored table with per-seed numbers: ``per_seed[q][key]`` lists one number per seed."""
+    table = {q: {key: {"mean": statistics.fmean(v), "per_seed": v} for key, v in rows.items()}
+             for q, rows in per_seed.items()}
+    gaps = {q: [b - c for b, c in zip(rows["baseline_nll"], rows["cvae_is_1000"])] for q, rows in per_seed.items()}
+    return {"seeds": list(seeds), "quadrants": [int(q) for q in per_seed], "machine": machine, "table": table,
+            "gap": {q: {"nats_per_image": {"mean": statistics.fmean(g), "per_seed": g}} for q, g in gaps.items()}}
+
+
+def test_the_remade_table_is_held_against_the_published_one_seed_by_seed():
+    from cvae_lib.remake_report import remake_rows, remake_summary
+
+    published = _seeded_table({"1": {"baseline_nll": [98.0, 98.2, 98.1], "cvae_is_1000": [63.2, 63.4, 63.3],
+                                      "gsnn_mc_1000": [97.2, 97.3, 97.4]},
+                                "3": {"baseline_nll": [25.5, 25.7, 25.6], "cvae_is_1000": [20.3, 20.2, 20.1],
+                                      "gsnn_mc_1000": [25.4, 26.0, 25.3]}}, (0, 1, 2), "CPU A")
+    # made again elsewhere for seeds 2 and 0, in that order: both baselines and the 3-quadrant CVAE equal
+    # for both seeds, the 1-quadrant GSNN for one; the 3-quadrant GSNN falls behind the baseline
+    remade = _seeded_table({"1": {"baseline_nll": [98.1, 98.0], "cvae_is_1000": [63.0, 63.4],
+                                  "gsnn_mc_1000": [97.4, 97.3]},
+                            "3": {"baseline_nll": [25.6, 25.5], "cvae_is_1000": [20.1, 20.3],
+                                  "gsnn_mc_1000": [26.5, 26.4]}}, (2, 0), "CPU B")
+    rows = {(row["model"], row["quadrants"]): row for row in remake_rows(published, remade)}
+    assert rows["baseline", "1"]["equal"] == 2 and rows["baseline", "1"]["changes"] == [0.0, 0.0]
+    assert rows["CVAE", "1"]["published"] == [63.3, 63.2] and rows["CVAE", "1"]["remade"] == [63.0, 63.4]
+    assert rows["CVAE", "1"]["changes"] == pytest.approx([-0.3, 0.2])  # seed 2 against seed 2, 0 against 0
+    summary = remake_summary(published, remade)
+    assert "(seeds 2 and 0) on CPU B, against the published one (made on CPU A)" in summary
+    # published over the shared seeds, made again, mean change, largest in size, ÷ the published std, equal
+    assert "| CVAE | 1 quadrant | 63.25 ± 0.07 | 63.20 ± 0.28 | −0.05 | −0.30 | 4.2 | 0 of 2 |" in summary
+    assert "| GSNN | 1 quadrant | 97.30 ± 0.14 | 97.35 ± 0.07 | +0.05 | +0.10 | 0.7 | 1 of 2 |" in summary
+    assert "| GSNN | 3 quadrants | 25.35 ± 0.07 | 26.45 ± 0.07 | +1.10 | +1.20 | 17.0 | 0 of 2 |" in summary
+    assert "Of 6 numbers, 3 came out the same to the last digit for every seed" in summary
+    assert "and 2 of 6 moved on at least one seed by more than the published numbers' standard deviation" in summary
+    assert "the models rank differently with 3 quadrants given" in summary  # GSNN ahead of the baseline, then behind
+    # the lead over the same seeds: (98.1 − 63.3 + 98.0 − 63.2) / 2 and (98.1 − 63.0 + 98.0 − 63.4) / 2
+    assert "with 1 quadrant: 34.80 in the published table, 34.85 made again; 3 quadrants: 5.35" in summary
+    assert "none came out the same" in remake_summary(published, {**remade, "table": {
+        q: {key: {**entry, "per_seed": [v + 0.01 for v in entry["per_seed"]]} for key, entry in row.items()}
+        for q, row in remade["table"].items()}})
+    with pytest.raises(ValueError, match="share no seed"):
+        remake_summary(published, {**remade, "seeds": [7, 8]})
+
+
+def test_the_readme_holds_the_remade_table_against_the_published_one():
+    from cvae_lib.remake_report import remake_summary
+
+    path = ROOT / "results" / "remade" / "cll.json"
+    if not path.exists():
+        pytest.skip("no table made again yet")
+    block = remake_summary(json.loads(RESULTS.read_text()), json.loads(path.read_text()))
+    assert block in (ROOT / "README.md").read_text(), "run `python -m cvae_lib update-readme`"
+
+
+def test_update_readme_fills_the_remade_block_from_the_table_beside_the_published_one(tmp_path, capsys):
+    """`update-readme` renders results/remade/cll.json against the published table into its block,
+    and leaves the README alone when the folder has no remade table."""
+    from cvae_lib.__main__ import main
+    from cvae_lib.remake_report import remake_summary
+    from cvae_lib.report import readme_markers
+
+    published = json.loads(RESULTS.read_text())
+    remade = json.loads(RESULTS.read_text())
+    remade["machine"] = "another CPU"
+    remade["table"]["1"]["baseline_nll"]["per_seed"] = [v + 0.5 for v in remade["table"]["1"]["baseline_nll"]["per_seed"]]
+    (tmp_path / "cll.json").write_text(json.dumps(published))
+    readme = tmp_path / "README.md"
+    blocks = ("cll-table", "remade-table")
+    readme.write_text("# title\n" + "\n".join(line for block in blocks for line in readme_markers(block)) + "\n")
+    start, end = readme_markers("remade-table")
+    assert main(["update-readme", "--results", str(tmp_path / "cll.json"), "--readme", str(readme)]) == 0
+    assert f"{start}\n{end}" in readme.read_text()  # no remade table beside cll.json: the block stays empty
+    (tmp_path / "remade").mkdir()
+    (tmp_path / "remade" / "cll.json").write_text(json.dumps(remade))
+    assert main(["update-readme", "--results", str(tmp_path / "cll.json"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert remake_summary(published, remade) in text and "on another CPU" in text
+    assert "| baseline | 1 quadrant |" in text and "+0.50 | +0.50 |" in text
