@@ -51,6 +51,9 @@ def remake_rows(published: dict, remade: dict) -> list[dict]:
         if key not in published["table"][quadrants[0]]:
             continue  # a model the published table does not have
         for q in quadrants:
+            if key not in published["table"][q] or key not in remade["table"][q]:
+                raise ValueError(f"{model} ({key}) is missing with {q} input quadrants in one of the tables: "
+                                 f"make both tables with the same models in every setting")
             before, after = _per_seed(published, q, key, seeds), _per_seed(remade, q, key, seeds)
             if len(before) != len(seeds) or len(after) != len(seeds):
                 raise ValueError(f"{model} with {q} input quadrants has no per-seed numbers in one of the tables")
@@ -85,6 +88,8 @@ def remake_summary(published: dict, remade: dict) -> str:
     rows = remake_rows(published, remade)
     spread = [row for row in rows if len(row["published"]) > 1 and statistics.stdev(row["published"]) > 0]
     beyond = sum(max(abs(c) for c in row["changes"]) > statistics.stdev(row["published"]) for row in spread)
+    moved = (f", and {beyond} of {len(spread)} moved on at least one seed by more than the published numbers' "
+             f"standard deviation over these seeds (a spread measured on one machine)") if spread else ""
     def ranking_of(side: str, q: str) -> list[str]:  # the models from the best, by their mean over the seeds
         return sorted((row for row in rows if row["quadrants"] == q), key=lambda row: statistics.fmean(row[side]))
 
@@ -100,7 +105,6 @@ def remake_summary(published: dict, remade: dict) -> str:
             f"published one (made on {published['machine']}), nats per test image, seed against seed "
             f"(change = made again − published):\n\n{remake_table_markdown(published, remade)}\n\n"
             f"Of {len(rows)} numbers, {sum(row['equal'] == len(seeds) for row in rows) or 'none'} came out the same to "
-            f"the last digit for every seed, and {beyond} of {len(spread)} moved on at least one seed by more than the "
-            f"published numbers' standard deviation over these seeds (a spread measured on one machine); {ranking}. "
+            f"the last digit for every seed{moved}; {ranking}. "
             f"The CVAE's lead over the baseline "
             f"(nats per image, the mean over the same seeds) with {leads}.")

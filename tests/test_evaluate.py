@@ -162,8 +162,9 @@ def test_the_floor_is_the_least_score_the_grey_scale_targets_allow():
 
 def test_the_unchecked_log_density_is_the_checked_one_and_a_nan_network_still_stops_early():
     """The importance weights skip the support check of every draw (evaluate._unchecked_log_density);
-    the log-densities must be the checked ones exactly (the same formula on the same tensors), and a
-    network that gives NaN must still be refused when its distribution is built, before any draw."""
+    the log-densities must be the checked ones exactly (the same formula on the same tensors). What
+    that skip relies on, checked here as well: a network that gives NaN is still refused when its
+    distribution is built, before any draw."""
     torch.manual_seed(0)
     cvae = CVAE(z_dim=3, hidden_1=8, hidden_2=8)
     data = synthetic_data(num_quadrants=1, sizes=(8, 8, 8)).test

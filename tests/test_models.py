@@ -168,10 +168,24 @@ def test_logits_given_the_inputs_serve_many_draws_of_z_as_the_layers_compute_the
         logits = F.linear(hidden, layers[1].weight[rows], layers[1].bias[rows])
         return logits + torch.logit(y_hat, eps=1e-6)[..., rows] if residual else logits
 
+    x_parts = []  # each computation of the x part of the first layer
+    if uses_x:
+        net.from_x.register_forward_hook(lambda *_: x_parts.append(1))
     with torch.no_grad():
         for rows, argument in ((pixels, pixels), (torch.arange(784), None)):
+            draws = [torch.randn(5, 6, 4) for _ in range(3)]
+            before = len(x_parts)
             logits_of = cvae.logits_given(inputs, y_hat, argument)
-            for _ in range(3):
-                z = torch.randn(5, 6, 4)
-                assert torch.equal(logits_of(z), from_scratch(z, rows))
+            chunks = [logits_of(z) for z in draws]
+            assert len(x_parts) - before == int(uses_x)  # once for the three chunks, not once per chunk
+            for z, logits in zip(draws, chunks):
+                assert torch.equal(logits, from_scratch(z, rows))
                 assert torch.equal(cvae.logits(z, inputs, y_hat, argument), from_scratch(z, rows))
+    # training goes through the same function under autograd: the same gradients as the layers'
+    z = torch.randn(5, 6, 4)
+    cvae.zero_grad()
+    cvae.logits(z, inputs, y_hat).sum().backward()
+    through_logits = {name: p.grad.clone() for name, p in net.named_parameters()}
+    cvae.zero_grad()
+    from_scratch(z, torch.arange(784)).sum().backward()
+    assert all(torch.equal(through_logits[name], p.grad) for name, p in net.named_parameters())

@@ -286,6 +286,17 @@ def test_the_remade_table_is_held_against_the_published_one_seed_by_seed():
         for q, row in remade["table"].items()}})
     with pytest.raises(ValueError, match="share no seed"):
         remake_summary(published, {**remade, "seeds": [7, 8]})
+    # one shared seed: no spread over seeds to hold a change against, so no such count
+    one = _seeded_table({q: {key: values[:1] for key, values in rows.items()}
+                         for q, rows in {"1": {"baseline_nll": [98.1], "cvae_is_1000": [63.0], "gsnn_mc_1000": [97.4]},
+                                         "3": {"baseline_nll": [25.6], "cvae_is_1000": [20.1],
+                                               "gsnn_mc_1000": [26.5]}}.items()}, (2,), "CPU B")
+    single = remake_summary(published, one)
+    assert "(seed 2) on CPU B" in single and "standard deviation" not in single and "| 63.30 | 63.00 |" in single
+    # a model missing in one setting of one table: one line that says which
+    del one["table"]["3"]["gsnn_mc_1000"]
+    with pytest.raises(ValueError, match=r"GSNN \(gsnn_mc_1000\) is missing with 3 input quadrants"):
+        remake_summary(published, one)
 
 
 def test_the_readme_holds_the_remade_table_against_the_published_one():
