@@ -90,7 +90,8 @@ def remake_summary(published: dict, remade: dict) -> str:
     beyond = sum(max(abs(c) for c in row["changes"]) > statistics.stdev(row["published"]) for row in spread)
     moved = (f", and {beyond} of {len(spread)} moved on at least one seed by more than the published numbers' "
              f"standard deviation over these seeds (a spread measured on one machine)") if spread else ""
-    def ranking_of(side: str, q: str) -> list[str]:  # the models from the best, by their mean over the seeds
+
+    def ranking_of(side: str, q: str) -> list[dict]:  # the rows of q, from the best mean over the seeds
         return sorted((row for row in rows if row["quadrants"] == q), key=lambda row: statistics.fmean(row[side]))
 
     ranked = [q for q in quadrants if [row["model"] for row in ranking_of("published", q)]
