@@ -46,6 +46,7 @@ PUBLISHED_FILES = (
     "results/recipe_search.json",  # chapter 5's search of the other models' schedules
     "results/binarised/cll.json",  # chapter 5's table under the binarised protocol
     "results/before_search/cll.json",  # chapter 5's: the table before the recipe search, seed against seed
+    "results/remade/cll.json",  # chapter 5's: the table made again on another machine, seed against seed
 )
 READ_BLOCK_BYTES = 1 << 20  # files and downloads are hashed and copied in blocks of this size
 

@@ -80,32 +80,73 @@ def remake_table_markdown(published: dict, remade: dict) -> str:
     return markdown_table(header, rows, "llrrrrrr")
 
 
-def remake_summary(published: dict, remade: dict) -> str:
-    """The README's block: which machines made the two tables, the table of changes, and whether the
-    ranking of the models and the CVAE's lead over the baseline hold in every setting."""
+def _remake_facts(published: dict, remade: dict) -> dict:
+    """What both the README's block and chapter 5's paragraph say: the rows, how many numbers are
+    equal for every seed, how many moved beyond the published spread over seeds, the settings whose
+    ranking of the models changed, and the CVAE's lead over the baseline in both tables."""
     seeds = shared_seeds(published, remade)
     quadrants = [str(q) for q in remade["quadrants"] if q in published["quadrants"]]
     rows = remake_rows(published, remade)
     spread = [row for row in rows if len(row["published"]) > 1 and statistics.stdev(row["published"]) > 0]
-    beyond = sum(max(abs(c) for c in row["changes"]) > statistics.stdev(row["published"]) for row in spread)
-    moved = (f", and {beyond} of {len(spread)} moved on at least one seed by more than the published numbers' "
-             f"standard deviation over these seeds (a spread measured on one machine)") if spread else ""
 
-    def ranking_of(side: str, q: str) -> list[dict]:  # the rows of q, from the best mean over the seeds
-        return sorted((row for row in rows if row["quadrants"] == q), key=lambda row: statistics.fmean(row[side]))
+    def ranking_of(side: str, q: str) -> list[str]:  # the models of q, from the best mean over the seeds
+        return [row["model"] for row in sorted((row for row in rows if row["quadrants"] == q),
+                                               key=lambda row: statistics.fmean(row[side]))]
 
-    ranked = [q for q in quadrants if [row["model"] for row in ranking_of("published", q)]
-              != [row["model"] for row in ranking_of("remade", q)]]
-    ranking = ("the models rank the same in every setting" if not ranked else
-               "the models rank differently with " + listed(quadrant_header(ranked)) + " given")
-    leads = "; ".join(f"{header}: {_number(_lead(published, q, seeds))} in the published "
-                      f"table, {_number(_lead(remade, q, seeds))} made again"
-                      for q, header in zip(quadrants, quadrant_header(quadrants)))
-    whose = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {listed(map(str, seeds))}"
-    return (f"The whole table trained and evaluated again ({whose}) on {remade['machine']}, against the "
+    return {"seeds": seeds, "quadrants": quadrants, "rows": rows, "spread": len(spread),
+            "beyond": sum(max(abs(c) for c in row["changes"]) > statistics.stdev(row["published"]) for row in spread),
+            "equal": sum(row["equal"] == len(seeds) for row in rows),
+            "reranked": [q for q in quadrants if ranking_of("published", q) != ranking_of("remade", q)],
+            "leads": [(_lead(published, q, seeds), _lead(remade, q, seeds)) for q in quadrants]}
+
+
+def _ranking_words(facts: dict) -> str:
+    return ("the models rank the same in every setting" if not facts["reranked"] else
+            "the models rank differently with " + listed(quadrant_header(facts["reranked"])) + " given")
+
+
+def _whose(facts: dict) -> str:
+    seeds = facts["seeds"]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {listed(map(str, seeds))}"
+
+
+def remake_summary(published: dict, remade: dict) -> str:
+    """The README's block: which machines made the two tables, the table of changes, and whether the
+    ranking of the models and the CVAE's lead over the baseline hold in every setting."""
+    facts = _remake_facts(published, remade)
+    moved = (f", and {facts['beyond']} of {facts['spread']} moved on at least one seed by more than the published "
+             f"numbers' standard deviation over these seeds (a spread measured on one machine)") if facts["spread"] else ""
+    leads = "; ".join(f"{header}: {_number(before)} in the published table, {_number(after)} made again"
+                      for (before, after), header in zip(facts["leads"], quadrant_header(facts["quadrants"])))
+    return (f"The whole table trained and evaluated again ({_whose(facts)}) on {remade['machine']}, against the "
             f"published one (made on {published['machine']}), nats per test image, seed against seed "
             f"(change = made again − published):\n\n{remake_table_markdown(published, remade)}\n\n"
-            f"Of {len(rows)} numbers, {sum(row['equal'] == len(seeds) for row in rows) or 'none'} came out the same to "
-            f"the last digit for every seed{moved}; {ranking}. "
+            f"Of {len(facts['rows'])} numbers, {facts['equal'] or 'none'} came out the same to "
+            f"the last digit for every seed{moved}; {_ranking_words(facts)}. "
             f"The CVAE's lead over the baseline "
             f"(nats per image, the mean over the same seeds) with {leads}.")
+
+
+def remake_paragraph(published: dict, remade: dict) -> str:
+    """Chapter 5's paragraph on the table made again elsewhere: how far its numbers moved (the
+    largest change, against the published spread over seeds) and whether the book's comparisons hold."""
+    facts = _remake_facts(published, remade)
+    largest = max(facts["rows"], key=lambda row: max(abs(c) for c in row["changes"]))
+    change = max(largest["changes"], key=abs)
+    moved = (f"{facts['beyond']} of {facts['spread']} moved on at least one seed by more than their "
+             f"standard deviation over seeds in this table" if facts["spread"]
+             else "a single seed gives no spread to hold them against")
+    before, after = zip(*facts["leads"])
+    std = statistics.stdev(largest["published"]) if len(largest["published"]) > 1 else 0.0
+    times = f", {abs(change) / std:.1f} times its standard deviation over seeds" if std > 0 else ""
+    given = listed(facts["quadrants"]) + (" input quadrant" if facts["quadrants"] == ["1"] else " input quadrants")
+    apart = (" So a difference of that size between this table and a run on another computer does not tell "
+             "two methods apart." if facts["beyond"] else "")
+    return (f"The whole table was trained and evaluated again with the same command ({_whose(facts)}) on "
+            f"{remade['machine']}; this table was made on {published['machine']}. Of its {len(facts['rows'])} "
+            f"numbers, {facts['equal'] or 'none'} came out the same to the last digit for every seed, and "
+            f"{moved}; the largest change was the {largest['model']}'s with "
+            f"{quadrant_header([largest['quadrants']])[0]} given, {_number(change, True)} nats on one "
+            f"seed{times}. Yet {_ranking_words(facts)}, and the CVAE's lead over the baseline with {given} is "
+            f"{listed([_number(v) for v in after])} nats per image made again, against "
+            f"{listed([_number(v) for v in before])} in this table.{apart}")

@@ -77,6 +77,14 @@ def table_before_search_for_book(config: RunConfig) -> dict | None:
     return _kept_table(config, "before_search/cll.json")
 
 
+def remade_results_for_book(config: RunConfig) -> tuple[dict, dict] | None:
+    """The published table and the same table made again on another machine
+    (``results/remade/cll.json``), which chapter 5 holds against each other; ``None`` where no
+    remade table is kept."""
+    published, remade = _kept_table(config, "cll.json"), _kept_table(config, "remade/cll.json")
+    return None if published is None or remade is None else (published, remade)
+
+
 def _kept_table(config: RunConfig, name: str) -> dict | None:
     """A ``cll.json`` kept in the full profile's results folder under ``name``; ``None`` where it is missing."""
     path = published_results_folder(config, name) / name

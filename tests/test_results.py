@@ -299,6 +299,46 @@ def test_the_remade_table_is_held_against_the_published_one_seed_by_seed():
         remake_summary(published, one)
 
 
+def test_chapter_5_says_in_words_how_far_the_remade_table_moved():
+    from cvae_lib.remake_report import remake_paragraph
+
+    published = _seeded_table({"1": {"baseline_nll": [98.0, 98.2, 98.1], "cvae_is_1000": [63.2, 63.4, 63.3]},
+                                "2": {"baseline_nll": [61.0, 61.1, 60.9], "cvae_is_1000": [44.1, 44.2, 44.3]}},
+                               (0, 1, 2), "CPU A")
+    # seed 1's 2-quadrant baseline moves by 0.9 (nine times its spread); every other number stays
+    remade = _seeded_table({"1": {"baseline_nll": [98.0, 98.2, 98.1], "cvae_is_1000": [63.2, 63.4, 63.3]},
+                            "2": {"baseline_nll": [61.0, 62.0, 60.9], "cvae_is_1000": [44.1, 44.2, 44.3]}},
+                           (0, 1, 2), "CPU B")
+    words = remake_paragraph(published, remade)
+    assert "again with the same command (seeds 0, 1 and 2) on CPU B; this table was made on CPU A." in words
+    assert "Of its 4 numbers, 3 came out the same to the last digit for every seed, and 1 of 4 moved" in words
+    assert "the largest change was the baseline's with 2 quadrants given, +0.90 nats on one seed, 9.0 times" in words
+    # the lead with 2 quadrants, made again: (61.0 − 44.1 + 62.0 − 44.2 + 60.9 − 44.3) / 3 = 17.1
+    assert "the CVAE's lead over the baseline with 1 and 2 input quadrants is 34.80 and 17.10 nats per image " \
+           "made again, against 34.80 and 16.80 in this table" in words
+    assert "does not tell two methods apart" in words
+    # the CVAE falls behind the baseline with 2 quadrants: the ranking changes, and the words say so
+    behind = _seeded_table({"1": {"baseline_nll": [98.0, 98.2, 98.1], "cvae_is_1000": [63.2, 63.4, 63.3]},
+                            "2": {"baseline_nll": [61.0, 61.1, 60.9], "cvae_is_1000": [62.1, 62.2, 62.3]}},
+                           (0, 1, 2), "CPU B")
+    assert "Yet the models rank differently with 2 quadrants given" in remake_paragraph(published, behind)
+    # nothing moved beyond the spread: no claim about telling methods apart
+    assert "does not tell" not in remake_paragraph(published, published)
+
+
+def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
+    from cvae_lib.remake_report import remake_paragraph
+
+    path = ROOT / "results" / "remade" / "cll.json"
+    if not path.exists():
+        pytest.skip("no table made again yet")
+    nb = json.loads((ROOT / "book" / "05_evaluation.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "remake_paragraph(" in "".join(c["source"]))
+    stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
+    assert stored == remake_paragraph(results, json.loads(path.read_text())), \
+        "book/05_evaluation.ipynb says otherwise than results/remade/cll.json: re-run it"
+
+
 def test_the_readme_holds_the_remade_table_against_the_published_one():
     from cvae_lib.remake_report import remake_summary
 
