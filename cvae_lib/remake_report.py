@@ -9,7 +9,9 @@ from __future__ import annotations
 import statistics
 
 from .protocol_report import listed, model_rows
-from .report import markdown_table, quadrant_header
+from .search_report import retraining_summary
+from .report import MODEL_NAMES, markdown_table, quadrant_header, row_label
+from .results import names_its_cpu, t_interval
 
 
 def shared_seeds(published: dict, remade: dict) -> list[int]:
@@ -110,16 +112,22 @@ def _whose(facts: dict) -> str:
     return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {listed(map(str, seeds))}"
 
 
+def _machine_words(machine: str) -> str:
+    return machine if names_its_cpu(machine) else f"{machine}, its CPU model not recorded"
+
+
 def remake_summary(published: dict, remade: dict) -> str:
     """The README's block: which machines made the two tables, the table of changes, and whether the
     ranking of the models and the CVAE's lead over the baseline hold in every setting."""
     facts = _remake_facts(published, remade)
     moved = (f", and {facts['beyond']} of {facts['spread']} moved on at least one seed by more than the published "
-             f"numbers' standard deviation over these seeds (a spread measured on one machine)") if facts["spread"] else ""
+             f"numbers' standard deviation over these seeds (a spread measured on one machine)"
+             ) if facts["spread"] else ""
     leads = "; ".join(f"{header}: {_number(before)} in the published table, {_number(after)} made again"
                       for (before, after), header in zip(facts["leads"], quadrant_header(facts["quadrants"])))
+    ranking = _ranking_words(facts)
     return (f"The whole table trained and evaluated again ({_whose(facts)}) on {remade['machine']}, against the "
-            f"published one (made on {published['machine']}), nats per test image, seed against seed "
+            f"published one (made on {_machine_words(published['machine'])}), nats per test image, seed against seed "
             f"(change = made again − published):\n\n{remake_table_markdown(published, remade)}\n\n"
             f"Of {len(facts['rows'])} numbers, {facts['equal'] or 'none'} came out the same to "
             f"the last digit for every seed{moved}; {_ranking_words(facts)}. "
@@ -128,25 +136,80 @@ def remake_summary(published: dict, remade: dict) -> str:
 
 
 def remake_paragraph(published: dict, remade: dict) -> str:
-    """Chapter 5's paragraph on the table made again elsewhere: how far its numbers moved (the
-    largest change, against the published spread over seeds) and whether the book's comparisons hold."""
+    """Chapter 5's paragraph on the table made again elsewhere: which numbers are compared, how far
+    they moved (the largest change, against the published spread over seeds), whether the ranking of
+    the models holds, and whether the CVAE's lead stays inside the published 95% intervals over seeds."""
     facts = _remake_facts(published, remade)
+    seeds, quadrants = facts["seeds"], facts["quadrants"]
+    compared = {row["model"] for row in facts["rows"]}
+    rows = listed(f"“{row_label(key, published)}”"
+                  for model, key in model_rows(remade["table"][quadrants[0]]).items() if model in compared)
     largest = max(facts["rows"], key=lambda row: max(abs(c) for c in row["changes"]))
     change = max(largest["changes"], key=abs)
+    std = statistics.stdev(largest["published"]) if len(largest["published"]) > 1 else 0.0
     moved = (f"{facts['beyond']} of {facts['spread']} moved on at least one seed by more than their "
              f"standard deviation over seeds in this table" if facts["spread"]
              else "a single seed gives no spread to hold them against")
+    times = f", {abs(change) / std:.1f} times that standard deviation" if std > 0 else ""
+    given = listed(quadrants) + (" input quadrant" if quadrants == ["1"] else " input quadrants")
     before, after = zip(*facts["leads"])
-    std = statistics.stdev(largest["published"]) if len(largest["published"]) > 1 else 0.0
-    times = f", {abs(change) / std:.1f} times its standard deviation over seeds" if std > 0 else ""
-    given = listed(facts["quadrants"]) + (" input quadrant" if facts["quadrants"] == ["1"] else " input quadrants")
-    apart = (" So a difference of that size between this table and a run on another computer does not tell "
-             "two methods apart." if facts["beyond"] else "")
+    # the published lead's 95% interval over the shared seeds (Student's t), where there are several
+    intervals = [t_interval([gap for seed, gap in zip(published["seeds"],
+                                                      published["gap"][q]["nats_per_image"]["per_seed"])
+                             if seed in seeds]) for q in quadrants]
+    outside = [(q, interval) for q, interval, lead in zip(quadrants, intervals, after)
+               if interval and not interval[0] <= lead <= interval[1]]
+    covered = ("" if not any(intervals) else
+               " Each lies inside this table's 95% interval over seeds." if not outside else
+               " With " + listed(quadrant_header([q for q, _ in outside]))
+               + " given it lies outside this table's 95% interval over seeds ("
+               + "; ".join(f"{_number(low)} to {_number(high)}" for _, (low, high) in outside)
+               + "): those intervals, measured on one machine, do not cover a change of machine.")
+    ranking = _ranking_words(facts)
     return (f"The whole table was trained and evaluated again with the same command ({_whose(facts)}) on "
-            f"{remade['machine']}; this table was made on {published['machine']}. Of its {len(facts['rows'])} "
-            f"numbers, {facts['equal'] or 'none'} came out the same to the last digit for every seed, and "
-            f"{moved}; the largest change was the {largest['model']}'s with "
+            f"{remade['machine']}; this table was made on {_machine_words(published['machine'])}. Of the "
+            f"{len(facts['rows'])} numbers that compare the models (the rows {rows} of the table above, "
+            f"in {len(quadrants)} settings), {facts['equal'] or 'none'} came out the same to the last digit "
+            f"for every seed, and {moved}; the largest change was the {largest['model']}'s with "
             f"{quadrant_header([largest['quadrants']])[0]} given, {_number(change, True)} nats on one "
-            f"seed{times}. Yet {_ranking_words(facts)}, and the CVAE's lead over the baseline with {given} is "
-            f"{listed([_number(v) for v in after])} nats per image made again, against "
-            f"{listed([_number(v) for v in before])} in this table.{apart}")
+            f"seed{times}. {ranking[0].upper()}{ranking[1:]}. The CVAE's lead over "
+            f"the baseline with {given} is {listed([_number(v) for v in after])} nats per image made again, "
+            f"against {listed([_number(v) for v in before])} in this table.{covered} So differences of up to "
+            f"{_number(abs(change))} nats between this table and a run on another computer are no evidence "
+            f"of a difference between methods.")
+
+
+def search_machine_note(search: dict, published: dict, before: dict | None, remade: dict | None) -> str:
+    """Which machine the recipe search and the table before it ran on, told by their numbers: where
+    the search's chosen models equal, to the last digit, the same seed's models of the table made again
+    (and not the published table's), the search ran on that CPU model; where the table before the
+    search holds the search's baseline on its earlier schedule, so did that table. Then the change
+    the search made is measured on that one CPU (before against made again), free of a change of
+    machine. "" where the numbers do not show it (or a table is missing)."""
+    if before is None or remade is None or any(search["seed"] not in table["seeds"] for table in (before, remade)):
+        return ""
+    q, seed = str(search["quadrants"]), search["seed"]
+
+    def number(table: dict, key: str) -> float:
+        return table["table"][q][key]["per_seed"][table["seeds"].index(seed)]
+
+    keys = {name: key for name, key in model_rows(remade["table"][q]).items()}
+    chosen = {MODEL_NAMES[model]: entry["candidates"][entry["chosen"]]["test"]
+              for model, entry in search["models"].items()}
+    if not chosen or any(name not in keys or number(remade, keys[name]) != value for name, value in chosen.items()):
+        return ""
+    earlier = search["models"].get("baseline")
+    if earlier is None or earlier["candidates"][earlier["table"]]["test"] != number(before, "baseline_nll"):
+        return ""
+    shown = listed(f"{_number(value)} ({name})" for name, value in chosen.items())
+    published_shown = listed(_number(number(published, keys[name])) for name in chosen)
+    header = quadrant_header([q])[0]
+    measured = retraining_summary(before, remade)
+    return (f"The search's numbers tell where it ran: on its chosen schedules, seed {seed}'s models with {header} "
+            f"given score {shown}, each equal to the last digit to the table made again on {remade['machine']}, "
+            f"not to this page's table ({published_shown} with the same schedules); and the table before the "
+            f"search holds the one number it shares with the search, seed {seed}'s baseline on its earlier "
+            f"schedule ({_number(earlier['candidates'][earlier['table']]['test'])}), to the last digit. So the "
+            f"search and the table before it most likely ran on that CPU model, and the changes above mix the new "
+            f"schedules with a change of machine. On that one CPU model, the table before the search held against "
+            f"the table made again: {measured[0].lower()}{measured[1:]}")

@@ -38,7 +38,7 @@ def render_table_markdown(results: dict) -> str:
     """The CLL table as Markdown: one row per estimator, one column per quadrant setting."""
     quadrants = [str(q) for q in results["quadrants"]]
     many = len(results["seeds"]) > 1
-    rows = [[_label(key, results)] + [mean_std(results["table"][q][key], 2, many) for q in quadrants]
+    rows = [[row_label(key, results)] + [mean_std(results["table"][q][key], 2, many) for q in quadrants]
             for key in results["table"][quadrants[0]]]
     if "gap" in results:
         samples = Estimator.from_key(results["gap"][quadrants[0]]["estimator"]).samples
@@ -68,13 +68,14 @@ def floor_rows(results: dict, quadrants: list[str], many: bool) -> list[list[str
     rows = [[FLOOR_LABEL] + [f"{floor[q]:.2f}" for q in quadrants]]
     best_is = best_importance_sampling(k for k in table[quadrants[0]] if k.startswith("cvae_is")).key
     for key in ("baseline_nll", best_is, *(k for k in table[quadrants[0]] if k.startswith(("gsnn", "hybrid")))):
-        rows.append([f"excess over the floor: {_label(key, results)}"]
+        rows.append([f"excess over the floor: {row_label(key, results)}"]
                     + [mean_std({"mean": table[q][key]["mean"] - floor[q], "std": table[q][key]["std"]}, 2, many)
                        for q in quadrants])
     return rows
 
 
-def _label(key: str, results: dict) -> str:
+def row_label(key: str, results: dict) -> str:
+    """A row's name in the CLL table: the estimator's label, the hybrid's with its α."""
     label = Estimator.from_key(key).label
     if Estimator.from_key(key).kind == "hybrid_is" and "hybrid_alpha" in results:
         label = label.replace("hybrid:", f"hybrid (α = {results['hybrid_alpha']:g}):")

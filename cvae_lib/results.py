@@ -163,6 +163,12 @@ def provenance() -> dict:
     return {"versions": versions, "machine": machine}
 
 
+def names_its_cpu(machine: str) -> bool:
+    """Whether a stored ``machine`` names its CPU model: "N CPU cores (CPU; arch, OS)" does, as written
+    since 2026-12-06; the earlier "N CPU cores (arch, OS)" does not (a GPU machine names its GPU)."""
+    return "(GPU)" in machine or ";" in machine.partition("(")[2]
+
+
 QUALITY_KEYS = {  # chapter 9's measures, in display order
     "baseline_accuracy": "baseline: classifier accuracy of its prediction",
     "cvae_mode_accuracy": "CVAE: accuracy of the most likely completion (prior mean)",

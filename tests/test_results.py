@@ -271,7 +271,8 @@ def test_the_remade_table_is_held_against_the_published_one_seed_by_seed():
     assert rows["CVAE", "1"]["published"] == [63.3, 63.2] and rows["CVAE", "1"]["remade"] == [63.0, 63.4]
     assert rows["CVAE", "1"]["changes"] == pytest.approx([-0.3, 0.2])  # seed 2 against seed 2, 0 against 0
     summary = remake_summary(published, remade)
-    assert "(seeds 2 and 0) on CPU B, against the published one (made on CPU A)" in summary
+    assert "(seeds 2 and 0) on CPU B, against the published one (made on CPU A, its CPU model not recorded)" \
+        in summary
     # published over the shared seeds, made again, mean change, largest in size, ÷ the published std, equal
     assert "| CVAE | 1 quadrant | 63.25 ± 0.07 | 63.20 ± 0.28 | −0.05 | −0.30 | 4.2 | 0 of 2 |" in summary
     assert "| GSNN | 1 quadrant | 97.30 ± 0.14 | 97.35 ± 0.07 | +0.05 | +0.10 | 0.7 | 1 of 2 |" in summary
@@ -310,24 +311,78 @@ def test_chapter_5_says_in_words_how_far_the_remade_table_moved():
                             "2": {"baseline_nll": [61.0, 62.0, 60.9], "cvae_is_1000": [44.1, 44.2, 44.3]}},
                            (0, 1, 2), "CPU B")
     words = remake_paragraph(published, remade)
-    assert "again with the same command (seeds 0, 1 and 2) on CPU B; this table was made on CPU A." in words
-    assert "Of its 4 numbers, 3 came out the same to the last digit for every seed, and 1 of 4 moved" in words
+    assert "again with the same command (seeds 0, 1 and 2) on CPU B; this table was made on CPU A, its CPU " \
+           "model not recorded." in words
+    assert "Of the 4 numbers that compare the models (the rows “Baseline NN: NLL” and “CVAE: importance " \
+           "sampling, S = 1000” of the table above, in 2 settings), 3 came out the same to the last digit for " \
+           "every seed, and 1 of 4 moved" in words
     assert "the largest change was the baseline's with 2 quadrants given, +0.90 nats on one seed, 9.0 times" in words
-    # the lead with 2 quadrants, made again: (61.0 − 44.1 + 62.0 − 44.2 + 60.9 − 44.3) / 3 = 17.1
-    assert "the CVAE's lead over the baseline with 1 and 2 input quadrants is 34.80 and 17.10 nats per image " \
-           "made again, against 34.80 and 16.80 in this table" in words
-    assert "does not tell two methods apart" in words
-    # the CVAE falls behind the baseline with 2 quadrants: the ranking changes, and the words say so
+    # the lead with 2 quadrants, made again: (61.0 − 44.1 + 62.0 − 44.2 + 60.9 − 44.3) / 3 = 17.1, inside
+    # the published leads' interval (16.9, 16.9, 16.6: 16.80 ± 4.30 · 0.17 / √3 = 16.37 to 17.23)
+    assert "The CVAE's lead over the baseline with 1 and 2 input quadrants is 34.80 and 17.10 nats per image " \
+           "made again, against 34.80 and 16.80 in this table. Each lies inside this table's 95% interval over " \
+           "seeds." in words
+    assert "So differences of up to 0.90 nats" in words
+    # the CVAE falls behind the baseline with 2 quadrants: the ranking changes, the lead leaves its interval
     behind = _seeded_table({"1": {"baseline_nll": [98.0, 98.2, 98.1], "cvae_is_1000": [63.2, 63.4, 63.3]},
                             "2": {"baseline_nll": [61.0, 61.1, 60.9], "cvae_is_1000": [62.1, 62.2, 62.3]}},
                            (0, 1, 2), "CPU B")
-    assert "Yet the models rank differently with 2 quadrants given" in remake_paragraph(published, behind)
-    # nothing moved beyond the spread: no claim about telling methods apart
-    assert "does not tell" not in remake_paragraph(published, published)
+    behind_words = remake_paragraph(published, behind)
+    assert "The models rank differently with 2 quadrants given." in behind_words
+    assert "With 2 quadrants given it lies outside this table's 95% interval over seeds (16.37 to 17.23): those " \
+           "intervals, measured on one machine, do not cover a change of machine." in behind_words
+    # a table that names its CPU is not said to lack it
+    assert "not recorded" not in remake_paragraph({**published, "machine": "2 CPU cores (Xeon, model 1; x86_64, Linux)"},
+                                                  remade)
+
+
+def test_a_stored_machine_says_whether_it_names_its_cpu():
+    from cvae_lib.results import names_its_cpu, provenance
+
+    assert not names_its_cpu("2 CPU cores (x86_64, Linux), no GPU used")  # as written before 2026-12-06
+    assert names_its_cpu("2 CPU cores (Intel(R) Xeon(R) Processor @ 2.80GHz, family 6, model 106; x86_64, Linux), "
+                         "no GPU used")
+    assert names_its_cpu("NVIDIA H100 (GPU); 16 CPU cores")
+    assert names_its_cpu(provenance()["machine"])  # what this library writes today
+
+
+def test_the_search_is_placed_on_the_cpu_whose_numbers_it_repeats():
+    """The recipe search's chosen models equal the remade table's seed to the last digit and the table
+    before the search holds the search's earlier baseline: the note says so and measures the search's
+    change on that one CPU; where a number differs, it says nothing."""
+    from cvae_lib.remake_report import search_machine_note
+    from cvae_lib.search_report import retraining_summary
+
+    def candidate(test):
+        return {"test": test}
+
+    search = {"seed": 0, "quadrants": 1, "models": {
+        "baseline": {"chosen": "new", "table": "old", "candidates": {"new": candidate(98.2), "old": candidate(99.4)}},
+        "gsnn": {"chosen": "new", "table": "new", "candidates": {"new": candidate(97.5)}}}}
+    rows = {"baseline_nll": [98.0, 98.1], "cvae_is_1000": [63.3, 63.2], "gsnn_mc_1000": [97.2, 97.3]}
+    published = _seeded_table({"1": rows}, (0, 1), "CPU A")
+    remade = _seeded_table({"1": {**rows, "baseline_nll": [98.2, 98.3], "gsnn_mc_1000": [97.5, 97.1]}}, (0, 1), "CPU B")
+    before = _seeded_table({"1": {**rows, "baseline_nll": [99.4, 99.0], "gsnn_mc_1000": [98.5, 98.0]}}, (0, 1), "CPU ?")
+    for table in (published, remade, before):
+        table["quadrants"] = [1]
+    note = search_machine_note(search, published, before, remade)
+    assert "seed 0's models with 1 quadrant given score 98.20 (baseline) and 97.50 (GSNN), each equal to the last " \
+           "digit to the table made again on CPU B, not to this page's table (98.00 and 97.20" in note
+    assert "seed 0's baseline on its earlier schedule (99.40), to the last digit" in note
+    measured = retraining_summary(before, remade)
+    assert note.endswith(measured[0].lower() + measured[1:])
+    assert "the baseline's by −0.95 (" in note  # seed against seed: (98.2 − 99.4 + 98.3 − 99.0) / 2
+    # one number that differs, or a table missing: nothing is claimed
+    assert search_machine_note(search, published, before, {**remade, "table": {"1": {
+        **remade["table"]["1"], "gsnn_mc_1000": {"mean": 97.3, "per_seed": [97.49, 97.1]}}}}) == ""
+    assert search_machine_note(search, published, {**before, "table": {"1": {
+        **before["table"]["1"], "baseline_nll": {"mean": 99.2, "per_seed": [99.41, 99.0]}}}}, remade) == ""
+    assert search_machine_note(search, published, None, remade) == ""
+    assert search_machine_note(search, published, before, None) == ""
 
 
 def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
-    from cvae_lib.remake_report import remake_paragraph
+    from cvae_lib.remake_report import remake_paragraph, search_machine_note
 
     path = ROOT / "results" / "remade" / "cll.json"
     if not path.exists():
@@ -337,6 +392,12 @@ def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
     stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
     assert stored == remake_paragraph(results, json.loads(path.read_text())), \
         "book/05_evaluation.ipynb says otherwise than results/remade/cll.json: re-run it"
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "search_machine_note(" in "".join(c["source"]))
+    stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
+    search = json.loads((ROOT / "results" / "recipe_search.json").read_text())
+    before = json.loads((ROOT / "results" / "before_search" / "cll.json").read_text())
+    assert stored == search_machine_note(search, results, before, json.loads(path.read_text()))
+    assert stored.startswith("The search's numbers tell where it ran")  # the numbers do place it
 
 
 def test_the_readme_holds_the_remade_table_against_the_published_one():
