@@ -128,6 +128,13 @@ def _run(args, config) -> None:
             before = Path(args.results).parent / "before_search" / "cll.json"
             summary = search_note(stored, load_results(args.results),
                                   load_results(before) if before.exists() else None)
+            remade = Path(args.results).parent / "remade" / "cll.json"
+            if before.exists() and remade.exists():  # where the search ran, told by its numbers
+                from .remake_report import search_machine_note
+
+                note = search_machine_note(stored, load_results(args.results), load_results(before),
+                                           load_results(remade))
+                summary += f" {note}" if note else ""
             changed = replace_readme_block("recipe-search", summary, args.readme) or changed
         binarised = Path(args.results).parent / "binarised" / "cll.json"
         if binarised.exists():  # the table on binary targets, the protocol papers score

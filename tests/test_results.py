@@ -410,6 +410,18 @@ def test_the_readme_holds_the_remade_table_against_the_published_one():
     assert block in (ROOT / "README.md").read_text(), "run `python -m cvae_lib update-readme`"
 
 
+def test_the_readme_says_where_the_recipe_search_ran(results):
+    from cvae_lib.remake_report import search_machine_note
+
+    paths = [ROOT / "results" / name for name in ("recipe_search.json", "before_search/cll.json", "remade/cll.json")]
+    if not all(path.exists() for path in paths):
+        pytest.skip("no search, table before it or remade table yet")
+    search, before, remade = (json.loads(path.read_text()) for path in paths)
+    note = search_machine_note(search, results, before, remade)
+    assert note and f"{note}\n<!-- recipe-search:end" in (ROOT / "README.md").read_text(), \
+        "run `python -m cvae_lib update-readme`"
+
+
 def test_update_readme_fills_the_remade_block_from_the_table_beside_the_published_one(tmp_path, capsys):
     """`update-readme` renders results/remade/cll.json against the published table into its block,
     and leaves the README alone when the folder has no remade table."""
