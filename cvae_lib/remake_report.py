@@ -9,9 +9,9 @@ from __future__ import annotations
 import statistics
 
 from .protocol_report import listed, model_rows
-from .search_report import retraining_summary
 from .report import MODEL_NAMES, markdown_table, quadrant_header, row_label
 from .results import names_its_cpu, t_interval
+from .search_report import retraining_summary
 
 
 def shared_seeds(published: dict, remade: dict) -> list[int]:
@@ -130,7 +130,7 @@ def remake_summary(published: dict, remade: dict) -> str:
             f"published one (made on {_machine_words(published['machine'])}), nats per test image, seed against seed "
             f"(change = made again − published):\n\n{remake_table_markdown(published, remade)}\n\n"
             f"Of {len(facts['rows'])} numbers, {facts['equal'] or 'none'} came out the same to "
-            f"the last digit for every seed{moved}; {_ranking_words(facts)}. "
+            f"the last digit for every seed{moved}; {ranking}. "
             f"The CVAE's lead over the baseline "
             f"(nats per image, the mean over the same seeds) with {leads}.")
 
@@ -193,7 +193,7 @@ def search_machine_note(search: dict, published: dict, before: dict | None, rema
     def number(table: dict, key: str) -> float:
         return table["table"][q][key]["per_seed"][table["seeds"].index(seed)]
 
-    keys = {name: key for name, key in model_rows(remade["table"][q]).items()}
+    keys = model_rows(remade["table"][q])
     chosen = {MODEL_NAMES[model]: entry["candidates"][entry["chosen"]]["test"]
               for model, entry in search["models"].items()}
     if not chosen or any(name not in keys or number(remade, keys[name]) != value for name, value in chosen.items()):
