@@ -37,10 +37,10 @@ def _spread(values: list[float]) -> str:
             else _number(values[0]))
 
 
-def _lead(results: dict, q: str, seeds: list[int]) -> float:
-    """The CVAE's lead over the baseline with ``q`` input quadrants, the mean over ``seeds``."""
+def _leads(results: dict, q: str, seeds: list[int]) -> list[float]:
+    """The CVAE's lead over the baseline with ``q`` input quadrants, one per seed of ``seeds``."""
     gap = results["gap"][q]["nats_per_image"]["per_seed"]
-    return statistics.fmean(gap[results["seeds"].index(seed)] for seed in seeds)
+    return [gap[results["seeds"].index(seed)] for seed in seeds]
 
 
 def remake_rows(published: dict, remade: dict) -> list[dict]:
@@ -99,7 +99,8 @@ def _remake_facts(published: dict, remade: dict) -> dict:
             "beyond": sum(max(abs(c) for c in row["changes"]) > statistics.stdev(row["published"]) for row in spread),
             "equal": sum(row["equal"] == len(seeds) for row in rows),
             "reranked": [q for q in quadrants if ranking_of("published", q) != ranking_of("remade", q)],
-            "leads": [(_lead(published, q, seeds), _lead(remade, q, seeds)) for q in quadrants]}
+            "leads": [(statistics.fmean(_leads(published, q, seeds)), statistics.fmean(_leads(remade, q, seeds)))
+                      for q in quadrants]}
 
 
 def _ranking_words(facts: dict) -> str:
@@ -154,9 +155,7 @@ def remake_paragraph(published: dict, remade: dict) -> str:
     given = listed(quadrants) + (" input quadrant" if quadrants == ["1"] else " input quadrants")
     before, after = zip(*facts["leads"])
     # the published lead's 95% interval over the shared seeds (Student's t), where there are several
-    intervals = [t_interval([gap for seed, gap in zip(published["seeds"],
-                                                      published["gap"][q]["nats_per_image"]["per_seed"])
-                             if seed in seeds]) for q in quadrants]
+    intervals = [t_interval(_leads(published, q, seeds)) for q in quadrants]
     outside = [(q, interval) for q, interval, lead in zip(quadrants, intervals, after)
                if interval and not interval[0] <= lead <= interval[1]]
     covered = ("" if not any(intervals) else
@@ -191,7 +190,7 @@ def search_machine_note(search: dict, published: dict, before: dict | None, rema
     q, seed = str(search["quadrants"]), search["seed"]
 
     def number(table: dict, key: str) -> float:
-        return table["table"][q][key]["per_seed"][table["seeds"].index(seed)]
+        return _per_seed(table, q, key, [seed])[0]
 
     keys = model_rows(remade["table"][q])
     chosen = {MODEL_NAMES[model]: entry["candidates"][entry["chosen"]]["test"]
