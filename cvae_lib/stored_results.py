@@ -85,6 +85,17 @@ def remade_results_for_book(config: RunConfig) -> tuple[dict, dict] | None:
     return None if published is None or remade is None else (published, remade)
 
 
+# seed 0 of the published table made again on one more CPU model (AMD EPYC, 2026-12-07), number against number
+SEED_RERUN_FILE = "remade/seed0_amd_epyc.json"
+
+
+def seed_rerun_for_book(config: RunConfig) -> dict | None:
+    """Seed 0 of the published table trained and evaluated again on one more machine
+    (``results/remade/seed0_amd_epyc.json``), which chapter 5 holds against the published table number
+    for number; ``None`` where it is not kept."""
+    return _kept_table(config, SEED_RERUN_FILE)
+
+
 def _kept_table(config: RunConfig, name: str) -> dict | None:
     """A ``cll.json`` kept in the full profile's results folder under ``name``; ``None`` where it is missing."""
     path = published_results_folder(config, name) / name

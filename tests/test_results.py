@@ -381,8 +381,52 @@ def test_the_search_is_placed_on_the_cpu_whose_numbers_it_repeats():
     assert search_machine_note(search, published, before, None) == ""
 
 
+def test_a_seed_made_again_is_held_against_the_published_one_number_for_number():
+    """`rerun_note` compares every number a rerun's runs record with the published runs of the same
+    seed and setting (not their seconds): all equal, the CPU the rerun names is most likely the one the
+    published table was made on; one number off anywhere, it says how many of the table's are equal."""
+    from cvae_lib.remake_report import rerun_note
+
+    def run(seed, q, numbers, curve, epochs, seconds):
+        return {"seed": seed, "quadrants": q, "numbers": numbers, "curves": {"S": [1, 10], "is": curve},
+                "epochs_cvae": epochs, "seconds": seconds, "loaded_from_checkpoint": False,
+                "remedies": {"gsnn": {"numbers": {"cvae_mc_1000": numbers["gsnn_mc_1000"]}, "train_seconds": seconds}}}
+
+    published = {"seeds": [0, 1], "machine": "2 CPU cores (x86_64, Linux), no GPU used", "runs": [
+        run(0, 1, {"baseline_nll": 98.0, "cvae_is_1000": 63.2, "gsnn_mc_1000": 97.2}, [64.0, 63.5], 40, 900.0),
+        run(0, 3, {"baseline_nll": 25.5, "cvae_is_1000": 20.3, "gsnn_mc_1000": 25.9}, [21.0, 20.5], 30, 300.0),
+        run(1, 1, {"baseline_nll": 98.2, "cvae_is_1000": 63.4, "gsnn_mc_1000": 97.3}, [64.1, 63.6], 45, 950.0)]}
+    # seed 0 again on CPU B, faster: the same numbers, curves and epochs in both settings
+    rerun = {"seeds": [0], "machine": "CPU B", "runs": [{**published["runs"][0], "seconds": 700.0},
+                                                       {**published["runs"][1], "seconds": 250.0}]}
+    note = rerun_note(published, rerun)
+    # 3 numbers of the table per setting; recorded: those 3, 2 of the curve, the epochs, the GSNN's own number
+    assert note.startswith("Seed 0 of the published table was also trained and evaluated again with the same "
+                           "command on CPU B: all 6 of its numbers in the CLL table (3 in each of 2 settings) and "
+                           "all 14 numbers its runs record")
+    assert "So the published table was most likely made on that CPU model" in note
+    # a published table whose record names its CPU needs no guess where it was made
+    named = {**published, "machine": "2 CPU cores (AMD EPYC, family 26, model 2; x86_64, Linux), no GPU used"}
+    assert "came out the same as the published ones to the last digit." in rerun_note(named, rerun)
+    assert "most likely" not in rerun_note(named, rerun)
+    # one point of a curve off in its last digit: not the same run, though the table's numbers are
+    off = {**rerun, "runs": [rerun["runs"][0], {**rerun["runs"][1], "curves": {"S": [1, 10], "is": [21.0, 20.500001]}}]}
+    assert rerun_note(published, off).endswith(": all 6 of its numbers in the CLL table came out the same as the "
+                                              "published ones to the last digit, but only 13 of the 14 numbers its "
+                                              "runs record (the estimates against S, the epochs, the GSNN's and the "
+                                              "hybrid's own estimates, the completions' quality).")
+    moved = {**rerun, "runs": [{**rerun["runs"][0], "numbers": {**rerun["runs"][0]["numbers"], "baseline_nll": 97.5}},
+                               rerun["runs"][1]]}
+    assert "5 of 6 of its numbers" in rerun_note(published, moved) and "(the largest change: −0.50 nats)" \
+        in rerun_note(published, moved)  # made again − published
+    with pytest.raises(ValueError, match="share no seed"):
+        rerun_note(published, {**rerun, "seeds": [5]})
+    with pytest.raises(ValueError, match="a setting the published table lacks"):
+        rerun_note(published, {**rerun, "runs": [*rerun["runs"], {**rerun["runs"][0], "quadrants": 2}]})
+
+
 def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
-    from cvae_lib.remake_report import remake_paragraph, search_machine_note
+    from cvae_lib.remake_report import remake_paragraph, rerun_note, search_machine_note
 
     path = ROOT / "results" / "remade" / "cll.json"
     if not path.exists():
@@ -398,16 +442,23 @@ def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
     before = json.loads((ROOT / "results" / "before_search" / "cll.json").read_text())
     assert stored == search_machine_note(search, results, before, json.loads(path.read_text()))
     assert stored.startswith("The search's numbers tell where it ran")  # the numbers do place it
+    rerun = ROOT / "results" / "remade" / "seed0_amd_epyc.json"
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "rerun_note(" in "".join(c["source"]))
+    stored = "".join(next(o for o in cell["outputs"] if "text/markdown" in o.get("data", {}))["data"]["text/markdown"])
+    assert stored == rerun_note(results, json.loads(rerun.read_text())), \
+        "book/05_evaluation.ipynb says otherwise than results/remade/seed0_amd_epyc.json: re-run it"
 
 
 def test_the_readme_holds_the_remade_table_against_the_published_one():
-    from cvae_lib.remake_report import remake_summary
+    from cvae_lib.remake_report import remake_summary, rerun_note
 
     path = ROOT / "results" / "remade" / "cll.json"
     if not path.exists():
         pytest.skip("no table made again yet")
     block = remake_summary(json.loads(RESULTS.read_text()), json.loads(path.read_text()))
-    assert block in (ROOT / "README.md").read_text(), "run `python -m cvae_lib update-readme`"
+    rerun = rerun_note(json.loads(RESULTS.read_text()), json.loads((path.parent / "seed0_amd_epyc.json").read_text()))
+    assert f"{block}\n\n{rerun}\n<!-- remade-table:end" in (ROOT / "README.md").read_text(), \
+        "run `python -m cvae_lib update-readme`"
 
 
 def test_the_readme_says_where_the_recipe_search_ran(results):
