@@ -215,56 +215,67 @@ def search_machine_note(search: dict, published: dict, before: dict | None, rema
 
 
 _NOT_MEASURED = {"seed", "quadrants", "data_sizes", "test_images", "S", "loaded_from_checkpoint"}
+_MISSING = object()  # a number one of two runs records and the other does not
 
 
-def _recorded_numbers(value, path: str = "") -> dict[str, float]:
+def _recorded_numbers(value, path: str = "") -> dict[str, float | None]:
     """Every number a run records, by its path in the run (the table's estimates, the estimates
     against S, the epochs where early stopping ended each model, the remedies', the completions'
-    quality); not what names the run or its sizes (seed, setting, split sizes, the sample counts S),
-    nor its seconds, which time the machine, nor whether it was loaded."""
+    quality), a null among them; not what names the run or its sizes (seed, setting, split sizes, the
+    sample counts S), nor its seconds, which time the machine, nor whether it was loaded."""
     if isinstance(value, dict):
         return {found: number for key, item in value.items() if key not in _NOT_MEASURED and "seconds" not in key
                 for found, number in _recorded_numbers(item, f"{path}/{key}").items()}
     if isinstance(value, list):
         return {found: number for index, item in enumerate(value)
                 for found, number in _recorded_numbers(item, f"{path}/{index}").items()}
-    return {path: value} if isinstance(value, (int, float)) and not isinstance(value, bool) else {}
+    return {path: value} if value is None or isinstance(value, (int, float)) and not isinstance(value, bool) else {}
+
+
+def _paired(mine: dict, theirs: dict) -> list[tuple]:
+    """The values of two runs' numbers, path by path; a path only one of them has pairs with _MISSING."""
+    return [(mine.get(path, _MISSING), theirs.get(path, _MISSING)) for path in sorted(mine.keys() | theirs.keys())]
 
 
 def rerun_note(published: dict, rerun: dict) -> str:
     """Seeds of the published table trained and evaluated again with the same command on one more
     machine: how many of their numbers (the table's, and every other number their runs record) came
-    out the same to the last digit. Where all of them did and the published table's record does not
-    name its CPU, that CPU model is most likely the one the table was made on."""
+    out the same to the last digit. Where all of them did, the rerun's record names its CPU and the
+    published table's does not, that CPU model is most likely the one the table was made on."""
     seeds = shared_seeds(published, rerun)
     stored = {(run["seed"], run["quadrants"]): run for run in published["runs"]}
     runs = [run for run in rerun["runs"] if run["seed"] in seeds]
+    if not runs:
+        raise ValueError("the rerun holds no run of the seeds it shares with the published table: rerun them")
     if any((run["seed"], run["quadrants"]) not in stored for run in runs):
         raise ValueError("the rerun has a setting the published table lacks: rerun the published settings")
-    table = [(value, stored[run["seed"], run["quadrants"]]["numbers"].get(key))
-             for run in runs for key, value in run["numbers"].items()]
-    recorded = [(value, _recorded_numbers(stored[run["seed"], run["quadrants"]]).get(path))
-                for run in runs for path, value in _recorded_numbers(run).items()]
-    settings = len({run["quadrants"] for run in runs})
+    pairs = [(run, stored[run["seed"], run["quadrants"]]) for run in runs]
+    table = [pair for run, theirs in pairs for pair in _paired(run["numbers"], theirs["numbers"])]
+    recorded = [pair for run, theirs in pairs for pair in _paired(_recorded_numbers(run), _recorded_numbers(theirs))]
+    counted = sum(a is not None or b is not None for a, b in recorded)  # the nulls are compared, not counted
+    per_setting = {q: sum(len(run["numbers"]) for run in runs if run["quadrants"] == q)
+                   for q in sorted({run["quadrants"] for run in runs})}
+    settings = (f"{next(iter(per_setting.values()))} in each of {len(per_setting)} settings"
+                if len(set(per_setting.values())) == 1 else f"in {len(per_setting)} settings")
     whose = "its" if len(seeds) == 1 else "their"
     made = (f"{_whose({'seeds': seeds}).capitalize()} of the published table {'was' if len(seeds) == 1 else 'were'} "
             f"also trained and evaluated again with the same command on {rerun['machine']}")
+    same_table = sum(a == b for a, b in table)
     if all(a == b for a, b in recorded):
-        where = ("" if names_its_cpu(published["machine"]) else
-                 " So the published table was most likely made on that CPU model, and the changes above are "
-                 "those of a change of CPU model.")
-        return (f"{made}: all {len(table)} of {whose} numbers in the CLL table ({len(table) // settings} in each "
-                f"of {settings} settings) and all {len(recorded)} numbers {whose} runs record (those {len(table)}, "
-                f"the estimates against S, the epoch where early stopping ended each model, the GSNN's and the "
-                f"hybrid's own estimates, the completions' quality) came out the same as the published ones to "
-                f"the last digit.{where}")
-    if all(a == b for a, b in table):
+        where = (" So the published table was most likely made on that CPU model."
+                 if names_its_cpu(rerun["machine"]) and not names_its_cpu(published["machine"]) else "")
+        return (f"{made}: all {len(table)} of {whose} numbers in the CLL table ({settings}) and all "
+                f"{counted} numbers {whose} runs record (those {len(table)}, the estimates against S, the "
+                f"epoch where early stopping ended each model, the GSNN's and the hybrid's own estimates, the "
+                f"completions' quality) came out the same as the published ones to the last digit.{where}")
+    if same_table == len(table):
         return (f"{made}: all {len(table)} of {whose} numbers in the CLL table came out the same as the published "
-                f"ones to the last digit, but only {sum(a == b for a, b in recorded)} of the {len(recorded)} numbers "
-                f"{whose} runs record (the estimates against S, the epochs, the GSNN's and the hybrid's own "
-                f"estimates, the completions' quality).")
-    changes = [a - b for a, b in table if a is not None and b is not None]  # made again − published
-    largest = max(changes, key=abs) if changes else 0.0
-    return (f"{made}: {sum(a == b for a, b in table)} of {len(table)} of {whose} numbers in the CLL table came "
-            f"out the same as the published ones to the last digit (the largest change: "
-            f"{_number(largest, True)} nats).")
+                f"ones to the last digit, but only {sum(a == b and b is not None for a, b in recorded)} of the "
+                f"{counted} numbers {whose} runs record (the estimates against S, the epochs, the GSNN's and the "
+                f"hybrid's own estimates, the completions' quality).")
+    numbers = (int, float)
+    changes = [a - b for a, b in table if a != b and isinstance(a, numbers) and isinstance(b, numbers)]
+    largest = (f"the largest change, made again − published: {_number(max(changes, key=abs), True)} nats"
+               if changes else "the others are missing from one of the two")
+    return (f"{made}: {same_table} of {len(table)} of {whose} numbers in the CLL table came out the same as the "
+            f"published ones to the last digit ({largest}).")
