@@ -147,10 +147,10 @@ def _run(args, config) -> None:
         if remade.exists():  # the same table trained again on another machine, seed against seed
             from .remake_report import remake_summary, rerun_note
             from .report import replace_readme_block
-            from .stored_results import SEED_RERUN_FILE
+            from .stored_results import RERUN_FILE
 
             block = remake_summary(load_results(args.results), load_results(remade))
-            rerun = Path(args.results).parent / SEED_RERUN_FILE
+            rerun = Path(args.results).parent / RERUN_FILE
             if rerun.exists():  # seed 0 made again on one more CPU model, number against number
                 block += f"\n\n{rerun_note(load_results(args.results), load_results(rerun))}"
             changed = replace_readme_block("remade-table", block, args.readme) or changed
