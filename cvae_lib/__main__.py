@@ -151,7 +151,7 @@ def _run(args, config) -> None:
 
             block = remake_summary(load_results(args.results), load_results(remade))
             rerun = Path(args.results).parent / RERUN_FILE
-            if rerun.exists():  # seed 0 made again on one more CPU model, number against number
+            if rerun.exists():  # seeds made again on one more CPU model, number for number
                 block += f"\n\n{rerun_note(load_results(args.results), load_results(rerun))}"
             changed = replace_readme_block("remade-table", block, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed

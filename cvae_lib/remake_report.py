@@ -108,8 +108,7 @@ def _ranking_words(facts: dict) -> str:
             "the models rank differently with " + listed(quadrant_header(facts["reranked"])) + " given")
 
 
-def _whose(facts: dict) -> str:
-    seeds = facts["seeds"]
+def _whose(seeds: list[int]) -> str:
     return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {listed(map(str, seeds))}"
 
 
@@ -127,8 +126,9 @@ def remake_summary(published: dict, remade: dict) -> str:
     leads = "; ".join(f"{header}: {_number(before)} in the published table, {_number(after)} made again"
                       for (before, after), header in zip(facts["leads"], quadrant_header(facts["quadrants"])))
     ranking = _ranking_words(facts)
-    return (f"The whole table trained and evaluated again ({_whose(facts)}) on {remade['machine']}, against the "
-            f"published one (made on {_machine_words(published['machine'])}), nats per test image, seed against seed "
+    return (f"The whole table trained and evaluated again ({_whose(facts['seeds'])}) on {remade['machine']}, "
+            f"against the published one (made on {_machine_words(published['machine'])}), nats per test image, "
+            f"seed against seed "
             f"(change = made again − published):\n\n{remake_table_markdown(published, remade)}\n\n"
             f"Of {len(facts['rows'])} numbers, {facts['equal'] or 'none'} came out the same to "
             f"the last digit for every seed{moved}; {ranking}. "
@@ -165,7 +165,7 @@ def remake_paragraph(published: dict, remade: dict) -> str:
                + "; ".join(f"{_number(low)} to {_number(high)}" for _, (low, high) in outside)
                + "): those intervals, measured on one machine, do not cover a change of machine.")
     ranking = _ranking_words(facts)
-    return (f"The whole table was trained and evaluated again with the same command ({_whose(facts)}) on "
+    return (f"The whole table was trained and evaluated again with the same command ({_whose(facts['seeds'])}) on "
             f"{remade['machine']}; this table was made on {_machine_words(published['machine'])}. Of the "
             f"{len(facts['rows'])} numbers that compare the models (the rows {rows} of the table above, "
             f"in {len(quadrants)} settings), {facts['equal'] or 'none'} came out the same to the last digit "
@@ -253,12 +253,12 @@ def rerun_note(published: dict, rerun: dict) -> str:
     table = [pair for run, theirs in pairs for pair in _paired(run["numbers"], theirs["numbers"])]
     recorded = [pair for run, theirs in pairs for pair in _paired(_recorded_numbers(run), _recorded_numbers(theirs))]
     counted = sum(a is not None or b is not None for a, b in recorded)  # the nulls are compared, not counted
-    per_setting = {q: sum(len(run["numbers"]) for run in runs if run["quadrants"] == q)
-                   for q in sorted({run["quadrants"] for run in runs})}
+    per_setting = {q: sum(len(_paired(run["numbers"], theirs["numbers"])) for run, theirs in pairs
+                          if run["quadrants"] == q) for q in sorted({run["quadrants"] for run in runs})}
     settings = (f"{next(iter(per_setting.values()))} in each of {len(per_setting)} settings"
                 if len(set(per_setting.values())) == 1 else f"in {len(per_setting)} settings")
     whose = "its" if len(seeds) == 1 else "their"
-    made = (f"{_whose({'seeds': seeds}).capitalize()} of the published table {'was' if len(seeds) == 1 else 'were'} "
+    made = (f"{_whose(seeds).capitalize()} of the published table {'was' if len(seeds) == 1 else 'were'} "
             f"also trained and evaluated again with the same command on {rerun['machine']}")
     same_table = sum(a == b for a, b in table)
     if all(a == b for a, b in recorded):
