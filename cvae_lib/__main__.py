@@ -121,6 +121,7 @@ def _run(args, config) -> None:
             changed = replace_readme_block("ablation", summary, args.readme) or changed
         search = Path(args.results).parent / "recipe_search.json"
         if search.exists():  # what the other models' search found, and what it means for the table
+            from .remake_report import REMADE_FILE, search_machine_note
             from .search_report import search_note
             from .report import replace_readme_block
 
@@ -128,10 +129,8 @@ def _run(args, config) -> None:
             before = Path(args.results).parent / "before_search" / "cll.json"
             summary = search_note(stored, load_results(args.results),
                                   load_results(before) if before.exists() else None)
-            remade = Path(args.results).parent / "remade" / "cll.json"
+            remade = Path(args.results).parent / REMADE_FILE
             if before.exists() and remade.exists():  # where the search ran, told by its numbers
-                from .remake_report import search_machine_note
-
                 note = search_machine_note(stored, load_results(args.results), load_results(before),
                                            load_results(remade))
                 summary += f" {note}" if note else ""
@@ -143,16 +142,15 @@ def _run(args, config) -> None:
 
             block = binarised_table_markdown(load_results(binarised), load_results(args.results))
             changed = replace_readme_block("binarised-table", block, args.readme) or changed
-        remade = Path(args.results).parent / "remade" / "cll.json"
-        if remade.exists():  # the same table trained again on another machine, seed against seed
-            from .remake_report import remake_summary, rerun_note
-            from .report import replace_readme_block
-            from .stored_results import RERUN_FILE
+        from .remake_report import REMADE_FILE, RERUN_FILE
 
-            block = remake_summary(load_results(args.results), load_results(remade))
-            rerun = Path(args.results).parent / RERUN_FILE
-            if rerun.exists():  # seeds made again on one more CPU model, number for number
-                block += f"\n\n{rerun_note(load_results(args.results), load_results(rerun))}"
+        remade, rerun = (Path(args.results).parent / name for name in (REMADE_FILE, RERUN_FILE))
+        if remade.exists():  # the same table trained again on another machine, seed against seed
+            from .remake_report import remade_block
+            from .report import replace_readme_block
+
+            block = remade_block(load_results(args.results), load_results(remade),
+                                 load_results(rerun) if rerun.exists() else None)
             changed = replace_readme_block("remade-table", block, args.readme) or changed
         changed = _readme_published_models(args.readme) or changed
         changed = _readme_run_plan(Path(args.results).parent, args.readme) or changed

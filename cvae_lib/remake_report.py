@@ -13,6 +13,11 @@ from .report import MODEL_NAMES, markdown_table, quadrant_header, row_label
 from .results import names_its_cpu, t_interval
 from .search_report import retraining_summary
 
+# beside the published results/cll.json: the whole table made again on another machine, and seeds of it
+# made again on one more CPU model (AMD EPYC), number for number
+REMADE_FILE = "remade/cll.json"
+RERUN_FILE = "remade/amd_epyc.json"
+
 
 def shared_seeds(published: dict, remade: dict) -> list[int]:
     """The seeds both tables hold, in the remade table's order."""
@@ -136,6 +141,13 @@ def remake_summary(published: dict, remade: dict) -> str:
             f"(nats per image, the mean over the same seeds) with {leads}.")
 
 
+def remade_block(published: dict, remade: dict, rerun: dict | None) -> str:
+    """The README's block on the tables made again: the whole table against the published one, then
+    the seeds made again on one more CPU model, where there are any."""
+    block = remake_summary(published, remade)
+    return block if rerun is None else f"{block}\n\n{rerun_note(published, rerun)}"
+
+
 def remake_paragraph(published: dict, remade: dict) -> str:
     """Chapter 5's paragraph on the table made again elsewhere: which numbers are compared, how far
     they moved (the largest change, against the published spread over seeds), whether the ranking of
@@ -250,11 +262,12 @@ def rerun_note(published: dict, rerun: dict) -> str:
     if any((run["seed"], run["quadrants"]) not in stored for run in runs):
         raise ValueError("the rerun has a setting the published table lacks: rerun the published settings")
     pairs = [(run, stored[run["seed"], run["quadrants"]]) for run in runs]
-    table = [pair for run, theirs in pairs for pair in _paired(run["numbers"], theirs["numbers"])]
+    table_by_run = [(run["quadrants"], _paired(run["numbers"], theirs["numbers"])) for run, theirs in pairs]
+    table = [pair for _, paired in table_by_run for pair in paired]
     recorded = [pair for run, theirs in pairs for pair in _paired(_recorded_numbers(run), _recorded_numbers(theirs))]
     counted = sum(a is not None or b is not None for a, b in recorded)  # the nulls are compared, not counted
-    per_setting = {q: sum(len(_paired(run["numbers"], theirs["numbers"])) for run, theirs in pairs
-                          if run["quadrants"] == q) for q in sorted({run["quadrants"] for run in runs})}
+    per_setting = {q: sum(len(paired) for setting, paired in table_by_run if setting == q)
+                   for q in sorted({q for q, _ in table_by_run})}
     settings = (f"{next(iter(per_setting.values()))} in each of {len(per_setting)} settings"
                 if len(set(per_setting.values())) == 1 else f"in {len(per_setting)} settings")
     whose = "its" if len(seeds) == 1 else "their"

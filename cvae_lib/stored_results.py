@@ -13,6 +13,7 @@ from .checkpoints import default_checkpoint_path, note_reused
 from .conditioning_report import load_conditioning
 from .fetch import fetcher_for
 from .recipe_search import RESULTS_FILE as RECIPE_SEARCH_FILE, load_recipe_search
+from .remake_report import REMADE_FILE, RERUN_FILE
 from .reproduce import reproduce
 from .results import RESULTS_FORMAT, load_results
 from .settings import PROFILES, RunConfig, default_results_dir
@@ -81,12 +82,8 @@ def remade_results_for_book(config: RunConfig) -> tuple[dict, dict] | None:
     """The published table and the same table made again on another machine
     (``results/remade/cll.json``), which chapter 5 holds against each other; ``None`` where no
     remade table is kept."""
-    published, remade = _kept_table(config, "cll.json"), _kept_table(config, "remade/cll.json")
+    published, remade = _kept_table(config, "cll.json"), _kept_table(config, REMADE_FILE)
     return None if published is None or remade is None else (published, remade)
-
-
-# seeds of the published table made again on one more CPU model (AMD EPYC), number against number
-RERUN_FILE = "remade/amd_epyc.json"
 
 
 def rerun_for_book(config: RunConfig) -> tuple[dict, dict] | None:

@@ -495,15 +495,14 @@ def test_the_evaluation_chapter_shows_the_remade_table_in_words(results):
 
 
 def test_the_readme_holds_the_remade_table_against_the_published_one():
-    from cvae_lib.remake_report import remake_summary, rerun_note
+    from cvae_lib.remake_report import remade_block
 
     path = ROOT / "results" / "remade" / "cll.json"
     if not path.exists():
         pytest.skip("no table made again yet")
-    block = remake_summary(json.loads(RESULTS.read_text()), json.loads(path.read_text()))
-    rerun = path.parent / "amd_epyc.json"
-    if rerun.exists():  # seeds made again on one more CPU model close the block
-        block += f"\n\n{rerun_note(json.loads(RESULTS.read_text()), json.loads(rerun.read_text()))}"
+    rerun = path.parent / "amd_epyc.json"  # seeds made again on one more CPU model close the block
+    block = remade_block(json.loads(RESULTS.read_text()), json.loads(path.read_text()),
+                         json.loads(rerun.read_text()) if rerun.exists() else None)
     assert f"{block}\n<!-- remade-table:end" in (ROOT / "README.md").read_text(), \
         "run `python -m cvae_lib update-readme`"
 
